@@ -1,0 +1,1 @@
+"""Analysis: paired tax statistics, its decomposition, safety metrics and the results file."""

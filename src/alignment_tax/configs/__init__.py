@@ -1,0 +1,1 @@
+"""Configurations: a model plus a stack of interventions, experiment files and fingerprints."""

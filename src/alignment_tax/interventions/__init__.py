@@ -1,0 +1,1 @@
+"""Interventions that change how a configuration answers."""

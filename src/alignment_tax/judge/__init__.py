@@ -1,0 +1,1 @@
+"""Judging stored answers: correctness scorers, refusal detection, degeneracy and outcome assignment."""

@@ -1,0 +1,38 @@
+"""The judge stage: read a run's generations from the store, judge each answer, store the judgments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alignment_tax.judge.outcome import judge_many
+from alignment_tax.judge.refusal import get_detector
+from alignment_tax.store import Store, item_hash
+
+SCORERS_VERSION = "scorers-v1"
+
+
+def judge_name(detector: str) -> str:
+    """The name judgments are stored under: the refusal detector plus the scorer version."""
+    return f"{detector}+{SCORERS_VERSION}"
+
+
+def judge_run(store: Store, run_id: str, detector: str = "lexical", *, rejudge: bool = False,
+              progress: Callable[[int], None] | None = None) -> int:
+    """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged."""
+    name = judge_name(detector)
+    items = {item.id: item for item in store.run_items(run_id)}
+    hashes = {item_id: item_hash(item) for item_id, item in items.items()}
+    done = set() if rejudge else store.judged_keys(name)
+    todo = {(r.key, r.item_id) for r in store.run_requests(run_id) if (r.key, hashes[r.item_id]) not in done}
+    texts = store.generations(key for key, _ in todo)
+    pairs = sorted((key, item_id) for key, item_id in todo if key in texts)
+    if not pairs:
+        return 0
+    judgments = judge_many([items[i] for _, i in pairs], [texts[k].text for k, _ in pairs], get_detector(detector))
+    store.put_judgments(
+        name,
+        [(key, hashes[item_id], j.outcome, j.correct, j.refusal, j.detail) for (key, item_id), j in zip(pairs, judgments, strict=True)],
+    )
+    if progress:
+        progress(len(pairs))
+    return len(pairs)

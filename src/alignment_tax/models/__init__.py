@@ -1,0 +1,1 @@
+"""Model backends: turn rendered requests into text."""

@@ -1,0 +1,57 @@
+"""The backend interface: render chat messages to a prompt, and generate text for a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What is actually sent to the model, and a hash of the template that produced it."""
+
+    prompt: str
+    template_hash: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to complete, with its length cap and stop strings."""
+
+    key: str
+    prompt: str
+    max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A completion. ``finish_reason`` is ``stop``, ``length`` or a provider signal like ``content_filter``."""
+
+    text: str
+    finish_reason: str
+    n_tokens: int
+
+
+class Backend(Protocol):
+    """A loaded model. ``fingerprint`` identifies its weights; it goes into every cache key."""
+
+    spec: str
+    fingerprint: str
+
+    def render(self, messages: Sequence[Message]) -> Rendered:
+        """Turn chat messages into the exact prompt text the model sees."""
+        ...
+
+    def prompt_length(self, prompt: str) -> int:
+        """Length of a rendered prompt in tokens (used to sort batches)."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Complete a batch of prompts; deterministic for temperature 0."""
+        ...

@@ -1,0 +1,118 @@
+"""Orders the stages: plan and run, then judge, then analyse, each reading and writing the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignment_tax.analysis.results import Results, summarize
+from alignment_tax.configs.schema import Experiment
+from alignment_tax.judge.stage import judge_name, judge_run
+from alignment_tax.models.specs import load_backend, parse_spec
+from alignment_tax.run.executor import execute
+from alignment_tax.run.planner import plan
+from alignment_tax.store import RunInfo, Store
+from alignment_tax.suite.loaders import load_suite
+from alignment_tax.suite.schema import Item
+
+StageProgress = Callable[[str, int], Callable[[int], None]]
+"""Given a stage label and its total, returns the callback that advances it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where results go and how the stages run."""
+
+    results_dir: Path = field(default_factory=lambda: Path(os.environ.get("ALTAX_RESULTS_DIR", "altax-results")))
+    fresh: bool = False
+    batch_size: int = 16
+    detector: str = "lexical"
+    n_boot: int = 2000
+    seed: int = 0
+
+    @property
+    def store_path(self) -> Path:
+        return self.results_dir / "store.sqlite"
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    run: RunInfo
+    results: Results
+    results_path: Path
+
+
+def select_items(items: Sequence[Item], limit: int | None) -> list[Item]:
+    """The first ``limit`` items of each category in suite order (all of them without a limit)."""
+    if limit is None:
+        return list(items)
+    seen: dict[str, int] = {}
+    chosen = []
+    for item in items:
+        seen[item.category] = seen.get(item.category, 0) + 1
+        if seen[item.category] <= limit:
+            chosen.append(item)
+    return chosen
+
+
+def _new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def run_experiment(experiment: Experiment, settings: Settings, progress: StageProgress | None = None) -> RunOutput:
+    """Run every configuration over the suite (reusing cached generations), judge, analyse, write results."""
+    suite = load_suite(experiment.suite)
+    items = select_items(suite.items, experiment.limit)
+    for config in experiment.configs:
+        parse_spec(config.model)
+    store = Store(settings.store_path)
+    try:
+        backends = {spec: load_backend(spec) for spec in dict.fromkeys(c.model for c in experiment.configs)}
+        planned = plan(experiment.configs, items, backends, experiment.decoding)
+        info = RunInfo(_new_run_id(), time.time(), experiment.model_dump(mode="json"), suite.name, suite.version,
+                       suite.content_hash, experiment.reference, "running")
+        store.create_run(
+            info,
+            items,
+            [(c.name, c.fingerprint(), c.model_dump_json(), backends[c.model].fingerprint) for c in experiment.configs],
+        )
+        store.add_requests(info.run_id, [p.planned for p in planned])
+        unique = len({p.request.key for p in planned})
+        advance = progress("generate", unique) if progress else None
+        for spec, backend in backends.items():
+            execute(backend, [p for p in planned if p.model_spec == spec], store, batch_size=settings.batch_size,
+                    fresh=settings.fresh, progress=advance)
+        store.set_status(info.run_id, "generated")
+        judge_run(store, info.run_id, settings.detector)
+        store.set_status(info.run_id, "complete")
+        return analyse(store, info.run_id, settings)
+    finally:
+        store.close()
+
+
+def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
+    """Analyse a stored run (no model is touched) and write its results JSON beside the store."""
+    info = store.run(run_id)
+    rows = store.judged_items(info.run_id, judge_name(settings.detector))
+    results = summarize(rows, info.reference, n_boot=settings.n_boot, seed=settings.seed)
+    path = settings.results_dir / info.run_id / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "run": {
+            "run_id": info.run_id,
+            "created_at": info.created_at,
+            "suite": {"name": info.suite_name, "version": info.suite_version, "content_hash": info.suite_hash},
+            "detector": judge_name(settings.detector),
+            "configs": store.run_configs(info.run_id),
+        },
+        "results": json.loads(results.to_json()),
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+    return RunOutput(store.run(info.run_id), results, path)

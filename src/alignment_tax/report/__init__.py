@@ -1,0 +1,1 @@
+"""Reports: terminal tables, progress and files people read."""

@@ -1,0 +1,57 @@
+"""The local executor: deterministic length-sorted batches, each written to the store as it finishes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from alignment_tax.models.base import Backend
+from alignment_tax.run.planner import PlannedGeneration
+from alignment_tax.store import GenerationRecord, Store
+
+Progress = Callable[[int], None]
+"""Called with the number of requests just finished (cached ones included)."""
+
+
+def make_batches(backend: Backend, planned: Sequence[PlannedGeneration], batch_size: int) -> list[list[PlannedGeneration]]:
+    """Batches of requests sharing decoding settings, longest prompts first.
+
+    The batches depend only on the plan, never on what is cached, so a resumed run batches (and
+    therefore pads and computes) exactly as an uninterrupted one.
+    """
+    unique = list({p.request.key: p for p in planned}.values())
+    groups: dict[tuple, list[PlannedGeneration]] = {}
+    for p in unique:
+        r = p.request
+        groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(p)
+    batches = []
+    for signature in sorted(groups, key=repr):
+        ordered = sorted(groups[signature], key=lambda p: (-backend.prompt_length(p.request.prompt), p.request.key))
+        batches.extend(ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size))
+    return batches
+
+
+def execute(backend: Backend, planned: Sequence[PlannedGeneration], store: Store, *, batch_size: int = 16,
+            fresh: bool = False, progress: Progress | None = None) -> int:
+    """Generate what the store lacks (everything with ``fresh``); returns how many were generated."""
+    batches = make_batches(backend, planned, batch_size)
+    cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
+    generated = 0
+    for batch in batches:
+        todo = [p for p in batch if p.request.key not in cached]
+        if todo:
+            started = time.perf_counter()
+            outputs = backend.generate([p.request for p in batch])
+            seconds = (time.perf_counter() - started) / len(batch)
+            store.put_generations(
+                [
+                    GenerationRecord(p.request.key, p.model_fingerprint, p.request.prompt, p.template_hash, out.text,
+                                     out.finish_reason, out.n_tokens, seconds)
+                    for p, out in zip(batch, outputs, strict=True)
+                    if p in todo
+                ]
+            )
+            generated += len(todo)
+        if progress:
+            progress(len(batch))
+    return generated

@@ -1,0 +1,1 @@
+"""Items and suites: schemas, loaders and the bundled suites."""
