@@ -77,9 +77,7 @@ def test_bootstrap_ci_agrees_with_scipy():
         return 100 * (r.mean(axis=axis) - c.mean(axis=axis))
 
     data = (ref_c.astype(float), cfg_c.astype(float))
-    ref = stats.bootstrap(
-        data, tax, paired=True, vectorized=True, method="percentile", n_resamples=20000, rng=3
-    )
+    ref = stats.bootstrap(data, tax, paired=True, vectorized=True, method="percentile", n_resamples=20000, rng=3)
     low, high = ref.confidence_interval
     assert ours.tax_ci == pytest.approx((low, high), abs=0.5)
 

@@ -18,10 +18,13 @@ from alignment_tax.errors import AltaxError
 app = typer.Typer(help="Measure the alignment tax: what safety costs a model in capability.", no_args_is_help=True)
 suite_app = typer.Typer(help="Work with suite files.", no_args_is_help=True)
 app.add_typer(suite_app, name="suite")
-console = Console()
+console = Console() if Console().is_terminal else Console(width=120)
 _state = {"debug": False}
 
-ResultsDir = Annotated[Path | None, typer.Option("--results-dir", help="Store and results folder [env ALTAX_RESULTS_DIR, default ./altax-results].")]
+ResultsDir = Annotated[
+    Path | None,
+    typer.Option("--results-dir", help="Store and results folder [env ALTAX_RESULTS_DIR, default ./altax-results]."),
+]
 
 
 def friendly(command: Callable) -> Callable:
@@ -151,7 +154,9 @@ def judge(
         count = judge_run(store, info.run_id, detector, rejudge=rejudge)
     finally:
         store.close()
-    console.print(f"judged {count} answers of run {info.run_id} with {detector}; `altax show {info.run_id} --detector {detector}`")
+    console.print(
+        f"judged {count} answers of run {info.run_id} with {detector}; `altax show {info.run_id} --detector {detector}`"
+    )
 
 
 @app.command()

@@ -74,8 +74,16 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     try:
         backends = {spec: load_backend(spec) for spec in dict.fromkeys(c.model for c in experiment.configs)}
         planned = plan(experiment.configs, items, backends, experiment.decoding)
-        info = RunInfo(_new_run_id(), time.time(), experiment.model_dump(mode="json"), suite.name, suite.version,
-                       suite.content_hash, experiment.reference, "running")
+        info = RunInfo(
+            _new_run_id(),
+            time.time(),
+            experiment.model_dump(mode="json"),
+            suite.name,
+            suite.version,
+            suite.content_hash,
+            experiment.reference,
+            "running",
+        )
         store.create_run(
             info,
             items,
@@ -85,8 +93,14 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
         unique = len({p.request.key for p in planned})
         advance = progress("generate", unique) if progress else None
         for spec, backend in backends.items():
-            execute(backend, [p for p in planned if p.model_spec == spec], store, batch_size=settings.batch_size,
-                    fresh=settings.fresh, progress=advance)
+            execute(
+                backend,
+                [p for p in planned if p.model_spec == spec],
+                store,
+                batch_size=settings.batch_size,
+                fresh=settings.fresh,
+                progress=advance,
+            )
         store.set_status(info.run_id, "generated")
         judge_run(store, info.run_id, settings.detector)
         store.set_status(info.run_id, "complete")
@@ -106,7 +120,11 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
         "run": {
             "run_id": info.run_id,
             "created_at": info.created_at,
-            "suite": {"name": info.suite_name, "version": info.suite_version, "content_hash": info.suite_hash},
+            "suite": {
+                "name": info.suite_name,
+                "version": info.suite_version,
+                "content_hash": info.suite_hash,
+            },
             "detector": judge_name(settings.detector),
             "configs": store.run_configs(info.run_id),
         },

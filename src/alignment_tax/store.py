@@ -104,8 +104,16 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
-                (info.run_id, info.created_at, json.dumps(info.experiment), info.suite_name, info.suite_version,
-                 info.suite_hash, info.reference, info.status),
+                (
+                    info.run_id,
+                    info.created_at,
+                    json.dumps(info.experiment),
+                    info.suite_name,
+                    info.suite_version,
+                    info.suite_hash,
+                    info.reference,
+                    info.status,
+                ),
             )
             self._db.executemany(
                 "INSERT INTO run_items VALUES (?,?,?,?,?)",
@@ -168,8 +176,20 @@ class Store:
         now = time.time()
         self._write(
             "INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
-            [(r.key, r.model_fingerprint, r.prompt, r.template_hash, r.text, r.finish_reason, r.n_tokens,
-              r.seconds, now) for r in records],
+            [
+                (
+                    r.key,
+                    r.model_fingerprint,
+                    r.prompt,
+                    r.template_hash,
+                    r.text,
+                    r.finish_reason,
+                    r.n_tokens,
+                    r.seconds,
+                    now,
+                )
+                for r in records
+            ],
         )
 
     def generations(self, keys: Iterable[str]) -> dict[str, GenerationRecord]:
@@ -178,8 +198,10 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT key, model_fingerprint, prompt, template_hash, text, finish_reason, n_tokens, seconds " \
-                  f"FROM generations WHERE key IN ({marks})"
+            sql = (
+                f"SELECT key, model_fingerprint, prompt, template_hash, text, finish_reason, n_tokens, seconds "
+                f"FROM generations WHERE key IN ({marks})"
+            )
             out.update((r[0], GenerationRecord(*r)) for r in self._db.execute(sql, chunk))
         return out
 
@@ -192,7 +214,10 @@ class Store:
         """Rows of (key, item_hash, outcome, correct, refusal label, detail)."""
         self._write(
             "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?)",
-            [(key, ih, judge, outcome, int(correct), refusal, detail) for key, ih, outcome, correct, refusal, detail in rows],
+            [
+                (key, ih, judge, outcome, int(correct), refusal, detail)
+                for key, ih, outcome, correct, refusal, detail in rows
+            ],
         )
 
     def judged_items(self, run_id: str, judge: str) -> list[JudgedItem]:
@@ -210,8 +235,18 @@ class Store:
         out = []
         for item_id, item_json, config, sample, outcome, correct in rows:
             item = json.loads(item_json)
-            out.append(JudgedItem(item_id, item["category"], item["kind"], item.get("domain"), config, outcome,
-                                  bool(correct), sample))
+            out.append(
+                JudgedItem(
+                    item_id,
+                    item["category"],
+                    item["kind"],
+                    item.get("domain"),
+                    config,
+                    outcome,
+                    bool(correct),
+                    sample,
+                )
+            )
         return out
 
 

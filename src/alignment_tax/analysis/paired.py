@@ -146,6 +146,4 @@ def macro_tax(
         part = diff[labels == name][:, None]
         points[j] = 100 * part.sum() / len(part)
         draws[:, j] = 100 * resample_sums(part, n_boot, rng)[:, 0] / len(part)
-    return MacroTax(
-        n_categories=len(names), tax=float(points.mean()), tax_ci=percentile_ci(draws.mean(axis=1))
-    )
+    return MacroTax(n_categories=len(names), tax=float(points.mean()), tax_ci=percentile_ci(draws.mean(axis=1)))

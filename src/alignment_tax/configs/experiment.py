@@ -58,5 +58,8 @@ def pair_experiment(reference: str, aligned: str, suite: str) -> Experiment:
     return Experiment(
         suite=suite,
         reference="reference",
-        configs=[Configuration(name="reference", model=reference), Configuration(name="aligned", model=aligned)],
+        configs=[
+            Configuration(name="reference", model=reference),
+            Configuration(name="aligned", model=aligned),
+        ],
     )

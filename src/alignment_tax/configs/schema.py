@@ -91,9 +91,7 @@ class Experiment(BaseModel):
         if duplicated:
             raise ValueError(f"configuration names must be unique; repeated: {', '.join(duplicated)}")
         if self.reference not in names:
-            raise ValueError(
-                f"reference {self.reference!r} is not one of the configurations ({', '.join(names)})"
-            )
+            raise ValueError(f"reference {self.reference!r} is not one of the configurations ({', '.join(names)})")
         return self
 
 

@@ -7,13 +7,13 @@ import functools
 import os
 import resource
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 _MAX_PROCS = 32
 _MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -105,7 +105,14 @@ def _limits(memory_mb: int, cpu_s: int, drop_to_nobody: bool) -> None:
 
 
 def _spawn(
-    argv: list[str], iso: _Isolation, *, cwd: str, memory_mb: int, cpu_s: int, stdout, stderr
+    argv: list[str],
+    iso: _Isolation,
+    *,
+    cwd: str,
+    memory_mb: int,
+    cpu_s: int,
+    stdout: int | BinaryIO,
+    stderr: int | BinaryIO,
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*iso.wrapper, *argv],
@@ -132,8 +139,15 @@ def _isolation() -> _Isolation:
                     os.chown(tmp, _NOBODY, _NOBODY)
                 argv = [sys.executable, "-I", "-c", "pass"]
                 try:
-                    proc = _spawn(argv, iso, cwd=tmp, memory_mb=512, cpu_s=5, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                    proc = _spawn(
+                        argv,
+                        iso,
+                        cwd=tmp,
+                        memory_mb=512,
+                        cpu_s=5,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                     if proc.wait(timeout=10) == 0:
                         return iso
                 except (OSError, subprocess.SubprocessError):
@@ -185,8 +199,15 @@ def run_python(code: str, *, timeout_s: float, memory_mb: int = 512) -> SandboxR
         out_path, err_path = base / "stdout", base / "stderr"
         argv = [sys.executable, "-I", str(harness), str(work / "main.py"), nonce]
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = _spawn(argv, iso, cwd=str(work), memory_mb=memory_mb, cpu_s=int(timeout_s) + 1,
-                          stdout=out, stderr=err)
+            proc = _spawn(
+                argv,
+                iso,
+                cwd=str(work),
+                memory_mb=memory_mb,
+                cpu_s=int(timeout_s) + 1,
+                stdout=out,
+                stderr=err,
+            )
             try:
                 returncode = proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

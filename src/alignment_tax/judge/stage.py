@@ -16,8 +16,14 @@ def judge_name(detector: str) -> str:
     return f"{detector}+{SCORERS_VERSION}"
 
 
-def judge_run(store: Store, run_id: str, detector: str = "lexical", *, rejudge: bool = False,
-              progress: Callable[[int], None] | None = None) -> int:
+def judge_run(
+    store: Store,
+    run_id: str,
+    detector: str = "lexical",
+    *,
+    rejudge: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged."""
     name = judge_name(detector)
     items = {item.id: item for item in store.run_items(run_id)}
@@ -31,7 +37,10 @@ def judge_run(store: Store, run_id: str, detector: str = "lexical", *, rejudge: 
     judgments = judge_many([items[i] for _, i in pairs], [texts[k].text for k, _ in pairs], get_detector(detector))
     store.put_judgments(
         name,
-        [(key, hashes[item_id], j.outcome, j.correct, j.refusal, j.detail) for (key, item_id), j in zip(pairs, judgments, strict=True)],
+        [
+            (key, hashes[item_id], j.outcome, j.correct, j.refusal, j.detail)
+            for (key, item_id), j in zip(pairs, judgments, strict=True)
+        ],
     )
     if progress:
         progress(len(pairs))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import shutil
@@ -80,8 +82,8 @@ def prepare(name: str) -> tuple[Path, str]:
         return target, json.loads(meta.read_text())["gguf_sha256"]
     try:
         models.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=models)
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=models):
+            pass
     except OSError as error:
         raise AltaxError(
             f"cache directory {models} is not writable ({error.strerror}); set ALTAX_CACHE_DIR to a writable folder"
@@ -102,8 +104,9 @@ def _convert(gguf: Path, target: Path) -> None:
     hf_logging.disable_progress_bar()
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader draws its own progress bar
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The weights are de-quantized to float32 on load; drop the GGUF marker so they can be saved.
         model.hf_quantizer = None
         model.is_quantized = False

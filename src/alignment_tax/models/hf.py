@@ -94,13 +94,21 @@ class HFBackend:
         import torch
 
         first = requests[0]
-        if any((r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature) for r in requests):
+        if any(
+            (r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature)
+            for r in requests
+        ):
             raise ValueError("a batch must share max_new_tokens, stop strings and temperature")
         model = self.model
         encoded = self.tokenizer(
-            [r.prompt for r in requests], return_tensors="pt", padding=True, add_special_tokens=not self._template
+            [r.prompt for r in requests],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=not self._template,
         ).to(model.device)
-        sampling = {"do_sample": True, "temperature": first.temperature} if first.temperature > 0 else {"do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": first.temperature} if first.temperature > 0 else {"do_sample": False}
+        )
         if first.temperature > 0:
             torch.manual_seed(first.seed)
         with torch.inference_mode():

@@ -1,7 +1,8 @@
-"""The terminal report: headline per configuration and the tax per category, from a results file."""
+"""The terminal report: tax and its split per configuration, safety, and the tax per category."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -10,11 +11,10 @@ from alignment_tax.analysis.results import Results
 from alignment_tax.analysis.safety import Proportion
 
 
-def _pp(value: float | None, ci: Interval | None = None, signed: bool = True) -> str:
+def _pp(value: float | None, ci: Interval | None = None) -> str:
     if value is None:
         return "–"
-    text = f"{value:+.1f}" if signed else f"{value:.1f}"
-    return f"{text} [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else text
+    return f"{value:+.1f} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{value:.1f}"
 
 
 def _share(p: Proportion) -> str:
@@ -23,28 +23,44 @@ def _share(p: Proportion) -> str:
     return f"{p.percent:.0f}% [{p.ci[0]:.0f}, {p.ci[1]:.0f}]"
 
 
-def headline_table(results: Results) -> Table:
-    """One row per configuration: accuracy, tax with CI, its decomposition, safety."""
-    table = Table(title="Alignment tax (percentage points vs the reference, paired 95% CI)", title_justify="left")
-    for column in ("configuration", "accuracy", "refused", "tax", "refusal-driven", "capability loss", "gains",
-                   "gap w/o refusals", "safety coverage", "over-refusal"):
-        table.add_column(column, justify="left" if column == "configuration" else "right")
+def _table(title: str, first: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(first, no_wrap=True)
+    return table
+
+
+def capability_table(results: Results) -> Table:
+    """Accuracy, tax with CI, its decomposition (refusal-driven + capability loss - gains) and the
+    gap on items neither configuration refused."""
+    table = _table("Capability tax, pp vs the reference (paired bootstrap 95% CI)", "configuration")
+    for column in ("acc.", "refused", "tax", "= refusal + skill - gains", "gap w/o refusals"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, config in results.configs.items():
         overall = config.overall
-        tax = overall.tax if overall else None
-        label = f"{name} (reference)" if config.is_reference else name
-        table.add_row(
-            label,
-            f"{overall.accuracy:.1f}%" if overall else "–",
-            f"{overall.refusal_rate:.1f}%" if overall else "–",
-            _pp(tax.tax, tax.tax_ci) if tax else "–",
-            _pp(tax.refusal_driven, signed=False) if tax else "–",
-            _pp(tax.capability_loss, signed=False) if tax else "–",
-            _pp(tax.gains, signed=False) if tax else "–",
-            _pp(tax.refusal_excluded_gap, tax.refusal_excluded_gap_ci) if tax else "–",
-            _share(config.safety.coverage),
-            _share(config.safety.over_refusal),
-        )
+        if overall is None:
+            continue
+        tax = overall.tax
+        cells = ("–",) * 3
+        if tax:
+            split = f"{tax.refusal_driven:.1f} + {tax.capability_loss:.1f} - {tax.gains:.1f}"
+            cells = (
+                _pp(tax.tax, tax.tax_ci),
+                split,
+                _pp(tax.refusal_excluded_gap, tax.refusal_excluded_gap_ci),
+            )
+        label = f"{name} (ref)" if config.is_reference else name
+        table.add_row(label, f"{overall.accuracy:.1f}%", f"{overall.refusal_rate:.1f}%", *cells)
+    return table
+
+
+def safety_table(results: Results) -> Table:
+    """Safety coverage (harmful refused), partial refusals and over-refusal (benign refused)."""
+    table = _table("Safety (Wilson 95% CI)", "configuration")
+    for column in ("harmful refused", "harmful partial", "benign refused (over-refusal)"):
+        table.add_column(column, justify="right")
+    for name, config in results.configs.items():
+        safety = config.safety
+        table.add_row(name, _share(safety.coverage), _share(safety.harmful_partial), _share(safety.over_refusal))
     return table
 
 
@@ -52,10 +68,9 @@ def category_table(results: Results) -> Table:
     """Reference accuracy and each configuration's tax (with CI) per capability category."""
     others = [name for name, c in results.configs.items() if not c.is_reference]
     reference = results.configs[results.reference]
-    table = Table(title="Tax per category (pp, paired 95% CI)", title_justify="left")
-    table.add_column("category")
+    table = _table("Tax per category, pp (paired bootstrap 95% CI)", "category")
     table.add_column("n", justify="right")
-    table.add_column(f"{results.reference} acc.", justify="right")
+    table.add_column("ref acc.", justify="right")
     for name in others:
         table.add_column(name, justify="right")
     for category, stats in reference.categories.items():
@@ -68,7 +83,7 @@ def category_table(results: Results) -> Table:
 
 
 def print_results(console: Console, payload: dict) -> None:
-    """Print a results file (the dict written by the pipeline) as tables."""
+    """Print a results file (the dict the pipeline writes) as tables."""
     run = payload["run"]
     results = Results.model_validate(payload["results"])
     suite = run["suite"]
@@ -77,6 +92,12 @@ def print_results(console: Console, payload: dict) -> None:
         f"reference [bold]{results.reference}[/]  judge {run['detector']}",
         highlight=False,
     )
-    console.print(headline_table(results))
+    console.print(capability_table(results))
+    console.print(
+        "refusal: reference right, configuration refused; skill: reference right, configuration attempted and "
+        "missed; gains: the reverse",
+        style="dim",
+    )
+    console.print(safety_table(results))
     if results.configs[results.reference].categories:
         console.print(category_table(results))

@@ -13,7 +13,9 @@ Progress = Callable[[int], None]
 """Called with the number of requests just finished (cached ones included)."""
 
 
-def make_batches(backend: Backend, planned: Sequence[PlannedGeneration], batch_size: int) -> list[list[PlannedGeneration]]:
+def make_batches(
+    backend: Backend, planned: Sequence[PlannedGeneration], batch_size: int
+) -> list[list[PlannedGeneration]]:
     """Batches of requests sharing decoding settings, longest prompts first.
 
     The batches depend only on the plan, never on what is cached, so a resumed run batches (and
@@ -31,8 +33,15 @@ def make_batches(backend: Backend, planned: Sequence[PlannedGeneration], batch_s
     return batches
 
 
-def execute(backend: Backend, planned: Sequence[PlannedGeneration], store: Store, *, batch_size: int = 16,
-            fresh: bool = False, progress: Progress | None = None) -> int:
+def execute(
+    backend: Backend,
+    planned: Sequence[PlannedGeneration],
+    store: Store,
+    *,
+    batch_size: int = 16,
+    fresh: bool = False,
+    progress: Progress | None = None,
+) -> int:
     """Generate what the store lacks (everything with ``fresh``); returns how many were generated."""
     batches = make_batches(backend, planned, batch_size)
     cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
@@ -45,8 +54,16 @@ def execute(backend: Backend, planned: Sequence[PlannedGeneration], store: Store
             seconds = (time.perf_counter() - started) / len(batch)
             store.put_generations(
                 [
-                    GenerationRecord(p.request.key, p.model_fingerprint, p.request.prompt, p.template_hash, out.text,
-                                     out.finish_reason, out.n_tokens, seconds)
+                    GenerationRecord(
+                        p.request.key,
+                        p.model_fingerprint,
+                        p.request.prompt,
+                        p.template_hash,
+                        out.text,
+                        out.finish_reason,
+                        out.n_tokens,
+                        seconds,
+                    )
                     for p, out in zip(batch, outputs, strict=True)
                     if p in todo
                 ]

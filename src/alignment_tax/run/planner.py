@@ -23,8 +23,14 @@ class PlannedGeneration:
     template_hash: str
 
 
-def cache_key(model_fingerprint: str, prompt: str, max_new_tokens: int, stop: Sequence[str], decoding: Decoding,
-              sample: int) -> str:
+def cache_key(
+    model_fingerprint: str,
+    prompt: str,
+    max_new_tokens: int,
+    stop: Sequence[str],
+    decoding: Decoding,
+    sample: int,
+) -> str:
     """Hash of everything that determines a generation. Prompt-level interventions are inside ``prompt``."""
     return stable_hash(
         {
@@ -39,8 +45,12 @@ def cache_key(model_fingerprint: str, prompt: str, max_new_tokens: int, stop: Se
     )
 
 
-def plan(configs: Sequence[Configuration], items: Sequence[Item], backends: Mapping[str, Backend],
-         decoding: Decoding) -> list[PlannedGeneration]:
+def plan(
+    configs: Sequence[Configuration],
+    items: Sequence[Item],
+    backends: Mapping[str, Backend],
+    decoding: Decoding,
+) -> list[PlannedGeneration]:
     """Every (configuration, item) pair rendered with its model's template, in a fixed order."""
     planned = []
     stop = tuple(decoding.stop)

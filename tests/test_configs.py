@@ -1,0 +1,104 @@
+"""Configurations, fingerprints, experiment files and prompt rendering."""
+
+import pytest
+
+from alignment_tax.configs.experiment import default_experiment, load_experiment, pair_experiment
+from alignment_tax.configs.schema import Configuration
+from alignment_tax.errors import AltaxError
+from alignment_tax.interventions.prompting import build_messages
+from alignment_tax.models.hf import render_plain
+from alignment_tax.models.specs import parse_spec
+from alignment_tax.suite.schema import Item
+
+MODEL = "builtin:smollm2-135m-instruct"
+
+
+def test_fingerprint_is_stable_and_ignores_the_name():
+    a = Configuration(name="a", model=MODEL, system_prompt="Be safe.")
+    b = Configuration(name="b", model=MODEL, system_prompt="Be safe.", description="same thing")
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != Configuration(name="a", model=MODEL, system_prompt="Be careful.").fingerprint()
+    assert a.fingerprint() != Configuration(name="a", model=MODEL, framing={"suffix": "!"}).fingerprint()
+
+
+def test_default_experiment_has_the_three_configurations():
+    experiment = default_experiment()
+    assert [c.name for c in experiment.configs] == ["reference", "safety-prompt", "medical-safety-prompt"]
+    assert experiment.reference == "reference"
+    assert experiment.configs[0].system_prompt is None
+    assert "medical" in experiment.configs[2].system_prompt
+
+
+def test_experiment_files_toml_and_yaml(tmp_path):
+    toml = tmp_path / "e.toml"
+    toml.write_text(
+        'reference = "base"\nsuite = "core"\nlimit = 2\n'
+        '[[configs]]\nname = "base"\nmodel = "hf:some/model"\n'
+        '[[configs]]\nname = "shots"\nmodel = "hf:some/model"\n'
+        '[[configs.few_shot]]\nuser = "Hi"\nassistant = "Hello"\n'
+        '[configs.framing]\nprefix = "Task: "\n'
+    )
+    experiment = load_experiment(toml)
+    assert experiment.configs[1].few_shot[0].assistant == "Hello"
+    assert experiment.configs[1].framing.prefix == "Task: "
+    yaml_file = tmp_path / "e.yaml"
+    yaml_file.write_text("reference: base\nconfigs:\n  - {name: base, model: 'hf:x'}\n")
+    assert load_experiment(yaml_file).configs[0].model == "hf:x"
+
+
+def test_experiment_naming_no_reference_is_an_error(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text('reference = "missing"\n[[configs]]\nname = "a"\nmodel = "hf:x"\n')
+    with pytest.raises(AltaxError, match="reference 'missing' is not one of the configurations"):
+        load_experiment(path)
+    path.write_text('reference = "a"\n[[configs]]\nname = "a"\nmodel = "hf:x"\nsystem_promt = "typo"\n')
+    with pytest.raises(AltaxError, match="system_promt"):
+        load_experiment(path)
+
+
+def test_pair_experiment():
+    experiment = pair_experiment("hf:a", "hf:b", "core")
+    assert [(c.name, c.model) for c in experiment.configs] == [("reference", "hf:a"), ("aligned", "hf:b")]
+
+
+def test_model_specs():
+    spec = parse_spec("hf:org/model@v1.0")
+    assert (spec.scheme, spec.target, spec.revision) == ("hf", "org/model", "v1.0")
+    assert str(spec) == "hf:org/model@v1.0"
+    for bad in ("gpt4", "nope:x", "hf:"):
+        with pytest.raises(AltaxError):
+            parse_spec(bad)
+
+
+def test_messages_carry_system_prompt_few_shot_and_framing():
+    item = Item(
+        id="q",
+        category="classification",
+        prompt="Which?",
+        choices=["cat", "dog"],
+        reference={"scorer": "choice", "answer": "A"},
+    )
+    config = Configuration(
+        name="c",
+        model=MODEL,
+        system_prompt="Be brief.",
+        few_shot=[{"user": "Pick one", "assistant": "A"}],
+        framing={"prefix": "Task: ", "suffix": "\nAnswer briefly."},
+    )
+    assert build_messages(config, item) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Task: Pick one\nAnswer briefly."},
+        {"role": "assistant", "content": "A"},
+        {"role": "user", "content": "Task: Which?\nA. cat\nB. dog\nAnswer briefly."},
+    ]
+
+
+def test_plain_format_for_models_without_a_chat_template():
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "1+1?"},
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "2+2?"},
+    ]
+    assert render_plain(messages) == "Be brief.\n\nQuestion: 1+1?\nAnswer: 2\n\nQuestion: 2+2?\nAnswer:"
+    assert render_plain([{"role": "user", "content": "Hi"}]) == "Question: Hi\nAnswer:"

@@ -1,0 +1,88 @@
+"""Planning, batching, caching and resume of the run stage (scripted backend, real SQLite store)."""
+
+import pytest
+
+from alignment_tax.configs.schema import Configuration, Decoding
+from alignment_tax.run.executor import execute, make_batches
+from alignment_tax.run.planner import plan
+from alignment_tax.store import Store
+from alignment_tax.suite.schema import Item
+from scripted import ScriptedBackend
+
+
+def _items(n=10):
+    return [
+        Item(
+            id=f"m{i}",
+            category="math",
+            prompt="What is " + "very " * i + f"{i}+1?",
+            reference={"scorer": "numeric", "value": i + 1},
+        )
+        for i in range(n)
+    ]
+
+
+CONFIGS = [
+    Configuration(name="ref", model="scripted"),
+    Configuration(name="safe", model="scripted", system_prompt="Be safe."),
+]
+
+
+def _plan(backend, items=None):
+    return plan(CONFIGS, items or _items(), {"scripted": backend}, Decoding())
+
+
+def test_plan_keys_depend_on_prompt_and_decoding():
+    backend = ScriptedBackend(lambda p: "1")
+    planned = _plan(backend)
+    assert len(planned) == 20 and len({p.request.key for p in planned}) == 20
+    assert planned[0].request.max_new_tokens == 48
+    again = plan(CONFIGS, _items(), {"scripted": backend}, Decoding(max_new_tokens={"math": 8}))
+    assert {p.request.key for p in again}.isdisjoint(p.request.key for p in planned)
+
+
+def test_batches_are_longest_first_and_independent_of_the_cache(tmp_path):
+    backend = ScriptedBackend(lambda p: "1")
+    planned = _plan(backend)
+    batches = make_batches(backend, planned, 4)
+    assert [len(b) for b in batches] == [4, 4, 4, 4, 4]
+    lengths = [backend.prompt_length(p.request.prompt) for b in batches for p in b]
+    assert lengths == sorted(lengths, reverse=True)
+    store = Store(tmp_path / "s.sqlite")
+    assert execute(backend, planned, store, batch_size=4) == 20
+    assert execute(backend, planned, store, batch_size=4) == 0  # everything cached
+    assert len(backend.batches) == 5
+
+
+def test_resume_regenerates_only_unfinished_batches_in_the_same_composition(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    full = ScriptedBackend(lambda p: "answer")
+    planned = _plan(full)
+    execute(full, planned, Store(tmp_path / "other.sqlite"), batch_size=4)
+
+    class Killed(Exception):
+        pass
+
+    def dying(prompt, calls=[]):  # noqa: B006 - counts calls across the run
+        calls.append(prompt)
+        if len(calls) > 8:
+            raise Killed
+        return "answer"
+
+    with pytest.raises(Killed):
+        execute(ScriptedBackend(dying), planned, store, batch_size=4)
+    assert len(store.cached_keys(p.request.key for p in planned)) == 8  # two whole batches, nothing partial
+    resumed = ScriptedBackend(lambda p: "answer")
+    assert execute(resumed, planned, store, batch_size=4) == 12
+    assert resumed.batches == full.batches[2:]
+
+
+def test_fresh_regenerates_everything(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    backend = ScriptedBackend(lambda p: "old")
+    planned = _plan(backend)
+    execute(backend, planned, store)
+    new = ScriptedBackend(lambda p: "new")
+    assert execute(new, planned, store, fresh=True) == 20
+    texts = {g.text for g in store.generations(p.request.key for p in planned).values()}
+    assert texts == {"new"}
