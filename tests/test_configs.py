@@ -3,7 +3,7 @@
 import pytest
 
 from alignment_tax.configs.experiment import default_experiment, load_experiment, pair_experiment
-from alignment_tax.configs.schema import Configuration
+from alignment_tax.configs.schema import Configuration, Decoding
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import build_messages
 from alignment_tax.models.hf import render_plain
@@ -102,3 +102,11 @@ def test_plain_format_for_models_without_a_chat_template():
     ]
     assert render_plain(messages) == "Be brief.\n\nQuestion: 1+1?\nAnswer: 2\n\nQuestion: 2+2?\nAnswer:"
     assert render_plain([{"role": "user", "content": "Hi"}]) == "Question: Hi\nAnswer:"
+
+
+def test_decoding_caps_and_stop_strings_per_category():
+    decoding = Decoding(max_new_tokens={"math": 8}, stop={"*": ["\n\n"], "code": ["```\n", "\n\n"]})
+    assert decoding.max_tokens_for("math") == 8
+    assert decoding.max_tokens_for("code") == 160
+    assert decoding.stop_for("math") == ("\n\n",)
+    assert decoding.stop_for("code") == ("\n\n", "```\n")

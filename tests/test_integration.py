@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from alignment_tax.models.base import GenerationRequest
 from alignment_tax.models.builtin import prepare
 from alignment_tax.models.hf import HFBackend
 
@@ -82,6 +83,21 @@ def test_run_show_and_stored_prompts(tmp_path):
     assert json.loads(shown.stdout)["results"] == payload["results"]
     listed = altax("runs", "--results-dir", str(results))
     assert payload["run"]["run_id"] in listed.stdout
+    rejudged = altax("judge", "--rejudge", "--results-dir", str(results))
+    assert rejudged.returncode == 0 and "judged 22 answers" in rejudged.stdout
+
+
+def test_compare_a_model_with_itself_pays_no_tax(tmp_path):
+    folder, _ = prepare("smollm2-135m-instruct")
+    results = tmp_path / "r"
+    ran = altax("compare", "--reference", MODEL, "--aligned", f"hf:{folder}", "--limit", "1",
+                "--results-dir", str(results))
+    assert ran.returncode == 0, ran.stderr
+    payload = json.loads(next(results.glob("*/results.json")).read_text())
+    tax = payload["results"]["configs"]["aligned"]["overall"]["tax"]
+    assert tax["tax"] == 0 and tax["tax_ci"] == [0, 0]
+    fingerprints = {c["name"]: c["model"] for c in payload["run"]["configs"]}
+    assert fingerprints == {"reference": MODEL, "aligned": f"hf:{folder}"}
 
 
 def test_killed_run_resumes_with_the_numbers_of_an_uninterrupted_one(tmp_path):
@@ -145,7 +161,6 @@ def test_hf_path_spec_and_plain_format_without_chat_template(tmp_path):
     assert rendered.prompt == "Be brief.\n\nQuestion: 2+2?\nAnswer:"
     assert rendered.template_hash != chat.render([{"role": "user", "content": "Hi"}]).template_hash
     assert plain.fingerprint != chat.fingerprint
-    [generation] = plain.generate(
-        [__import__("alignment_tax.models.base", fromlist=["x"]).GenerationRequest("k", rendered.prompt, 4)]
-    )
-    assert generation.n_tokens > 0
+    assert rendered.stop == ("\nQuestion:",)
+    [generation] = plain.generate([GenerationRequest("k", rendered.prompt, 40, rendered.stop)])
+    assert generation.n_tokens > 0 and "Question:" not in generation.text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.configs.schema import Experiment
+from alignment_tax.judge.refusal import get_detector
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.run.executor import execute
@@ -70,9 +71,16 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     items = select_items(suite.items, experiment.limit)
     for config in experiment.configs:
         parse_spec(config.model)
+    get_detector(settings.detector)
     store = Store(settings.store_path)
     try:
-        backends = {spec: load_backend(spec) for spec in dict.fromkeys(c.model for c in experiment.configs)}
+        specs = list(dict.fromkeys(c.model for c in experiment.configs))
+        loaded = progress("load models", len(specs)) if progress else None
+        backends = {}
+        for spec in specs:
+            backends[spec] = load_backend(spec)
+            if loaded:
+                loaded(1)
         planned = plan(experiment.configs, items, backends, experiment.decoding)
         info = RunInfo(
             _new_run_id(),

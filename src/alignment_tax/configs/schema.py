@@ -36,17 +36,23 @@ class Framing(BaseModel):
 
 
 class Decoding(BaseModel):
-    """How text is generated: greedy by default, with per-category length caps and stop strings."""
+    """How text is generated: greedy by default, with per-category length caps and stop strings.
+
+    ``stop`` maps a category to its stop strings; the key ``"*"`` applies to every category."""
 
     model_config = _STRICT
     temperature: float = Field(default=0.0, ge=0.0)
     seed: int = 0
     max_new_tokens: dict[str, int] = Field(default_factory=dict)
-    stop: list[str] = Field(default_factory=list)
+    stop: dict[str, list[str]] = Field(default_factory=dict)
 
     def max_tokens_for(self, category: str) -> int:
         """The length cap for one category: the override if given, else the built-in default."""
         return self.max_new_tokens.get(category, DEFAULT_MAX_NEW_TOKENS.get(category, 64))
+
+    def stop_for(self, category: str) -> tuple[str, ...]:
+        """Stop strings for one category: those for every category, then its own."""
+        return tuple(dict.fromkeys([*self.stop.get("*", []), *self.stop.get(category, [])]))
 
 
 DEFAULT_MAX_NEW_TOKENS = {c: 48 for c in CAPABILITY_CATEGORIES} | {

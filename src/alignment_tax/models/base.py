@@ -11,10 +11,12 @@ Message = dict[str, str]
 
 @dataclass(frozen=True)
 class Rendered:
-    """What is actually sent to the model, and a hash of the template that produced it."""
+    """What is actually sent to the model, a hash of the template that produced it, and the stop
+    strings that format needs (a plain Question/Answer prompt stops at the next question)."""
 
     prompt: str
     template_hash: str
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ PLAIN_FORMAT = "{system}\n\n{shots}Question: {prompt}\nAnswer:"
 
 Few-shot examples become ``Question: ...\\nAnswer: ...\\n\\n`` blocks; an absent system prompt and
 its blank line are left out."""
+PLAIN_STOP = ("\nQuestion:",)
 
 
 def render_plain(messages: Sequence[Message]) -> str:
@@ -70,7 +71,7 @@ class HFBackend:
         if self._template:
             prompt = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
             return Rendered(prompt, _sha(self._template))
-        return Rendered(render_plain(messages), _sha(PLAIN_FORMAT))
+        return Rendered(render_plain(messages), _sha(PLAIN_FORMAT), PLAIN_STOP)
 
     def prompt_length(self, prompt: str) -> int:
         return len(self.tokenizer(prompt, add_special_tokens=not self._template)["input_ids"])

@@ -53,12 +53,12 @@ def plan(
 ) -> list[PlannedGeneration]:
     """Every (configuration, item) pair rendered with its model's template, in a fixed order."""
     planned = []
-    stop = tuple(decoding.stop)
     for config in configs:
         backend = backends[config.model]
         for item in items:
             rendered = backend.render(build_messages(config, item))
             max_tokens = decoding.max_tokens_for(item.category)
+            stop = tuple(dict.fromkeys(rendered.stop + decoding.stop_for(item.category)))
             key = cache_key(backend.fingerprint, rendered.prompt, max_tokens, stop, decoding, 0)
             planned.append(
                 PlannedGeneration(

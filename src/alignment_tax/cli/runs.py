@@ -1,0 +1,77 @@
+"""`altax show`, `altax runs` and `altax judge`: work with stored runs without calling a model."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+
+Detector = Annotated[str, typer.Option(help="Refusal detector.")]
+
+
+@app.command()
+@friendly
+def show(
+    run_id: RunId = "latest",
+    detector: Detector = "lexical",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON.")] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Print a past run again from the store, without touching a model."""
+    from alignment_tax.pipeline import analyse
+    from alignment_tax.report.terminal import print_results
+
+    run_settings = settings(results_dir, detector=detector)
+    store = open_store(run_settings.store_path)
+    try:
+        output = analyse(store, store.run(run_id).run_id, run_settings)
+    finally:
+        store.close()
+    payload = json.loads(output.results_path.read_text())
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print_results(console, payload)
+
+
+@app.command()
+@friendly
+def judge(
+    run_id: RunId = "latest",
+    detector: Detector = "lexical",
+    rejudge: Annotated[bool, typer.Option(help="Judge again answers already judged.")] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Judge (or re-judge) a stored run's answers with a refusal detector; no model is called."""
+    from alignment_tax.judge.stage import judge_run
+
+    store = open_store(settings(results_dir).store_path)
+    try:
+        info = store.run(run_id)
+        count = judge_run(store, info.run_id, detector, rejudge=rejudge)
+    finally:
+        store.close()
+    console.print(
+        f"judged {count} answers of run {info.run_id} with {detector}; "
+        f"`altax show {info.run_id} --detector {detector}` prints the results"
+    )
+
+
+@app.command()
+@friendly
+def runs(results_dir: ResultsDir = None) -> None:
+    """List the runs in the store."""
+    store = open_store(settings(results_dir).store_path)
+    table = Table("run", "created", "suite", "configurations", "status")
+    for info in store.runs():
+        names = ", ".join(c["name"] for c in info.experiment["configs"])
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created_at))
+        table.add_row(info.run_id, created, f"{info.suite_name} {info.suite_version}", names, info.status)
+    store.close()
+    console.print(table)

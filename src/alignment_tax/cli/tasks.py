@@ -1,0 +1,64 @@
+"""`altax run` and `altax compare`: evaluate configurations and print the tax."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alignment_tax.cli.app import ResultsDir, app, console, friendly, settings
+
+Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
+Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Prompts generated together.")]
+
+
+def _execute(experiment, run_settings) -> None:
+    from alignment_tax.pipeline import run_experiment
+    from alignment_tax.report.progress import stage_progress
+    from alignment_tax.report.terminal import print_results
+
+    with stage_progress(console) as progress:
+        output = run_experiment(experiment, run_settings, progress)
+    print_results(console, json.loads(output.results_path.read_text()))
+    console.print(f"results: {output.results_path}", highlight=False)
+
+
+@app.command()
+@friendly
+def run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file (.toml or .yaml).")] = None,
+    suite: Annotated[str | None, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = None,
+    limit: Limit = None,
+    fresh: Fresh = False,
+    batch_size: BatchSize = 16,
+    detector: Annotated[str, typer.Option(help="Refusal detector.")] = "lexical",
+    results_dir: ResultsDir = None,
+) -> None:
+    """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
+    from alignment_tax.configs.experiment import default_experiment, load_experiment
+
+    experiment = load_experiment(config) if config else default_experiment()
+    updates = {k: v for k, v in {"suite": suite, "limit": limit}.items() if v is not None}
+    experiment = experiment.model_copy(update=updates)
+    _execute(experiment, settings(results_dir, fresh=fresh, batch_size=batch_size, detector=detector))
+
+
+@app.command()
+@friendly
+def compare(
+    reference: Annotated[str, typer.Option(help="Model spec of the reference (unaligned) model.")],
+    aligned: Annotated[str, typer.Option(help="Model spec of the aligned model.")],
+    suite: Annotated[str, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = "core",
+    limit: Limit = None,
+    fresh: Fresh = False,
+    batch_size: BatchSize = 16,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Measure the tax of one aligned model against its reference twin."""
+    from alignment_tax.configs.experiment import pair_experiment
+
+    experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit})
+    _execute(experiment, settings(results_dir, fresh=fresh, batch_size=batch_size))
