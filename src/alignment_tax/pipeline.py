@@ -98,8 +98,9 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             [(c.name, c.fingerprint(), c.model_dump_json(), backends[c.model].fingerprint) for c in experiment.configs],
         )
         store.add_requests(info.run_id, [p.planned for p in planned])
-        unique = len({p.request.key for p in planned})
-        advance = progress("generate", unique) if progress else None
+        keys = {p.request.key for p in planned}
+        todo = len(keys) if settings.fresh else len(keys) - len(store.cached_keys(keys))
+        advance = progress(f"generate ({len(keys) - todo} cached)", todo) if progress else None
         for spec, backend in backends.items():
             execute(
                 backend,

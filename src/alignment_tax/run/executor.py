@@ -10,7 +10,7 @@ from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import GenerationRecord, Store
 
 Progress = Callable[[int], None]
-"""Called with the number of requests just finished (cached ones included)."""
+"""Called with the number of requests just generated (cached ones are not counted)."""
 
 
 def make_batches(
@@ -69,6 +69,6 @@ def execute(
                 ]
             )
             generated += len(todo)
-        if progress:
-            progress(len(batch))
+            if progress:
+                progress(len(todo))
     return generated
