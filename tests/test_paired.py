@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from alignment_tax.analysis.paired import macro_tax, paired_tax
+from alignment_tax.analysis.paired import paired_tax
 from alignment_tax.errors import AltaxError
 from alignment_tax.outcomes import OUTCOMES
 
@@ -39,6 +39,7 @@ def test_hand_computed_ten_items():
     # neither refused: items 1,3,4,5,7,9,10; reference right on 5, configuration on 3
     assert result.refusal_excluded_gap == pytest.approx(100 * 2 / 7)
     assert result.n_excluded_pairs == 3
+    assert (r := result).mcnemar.losses == 5 and r.mcnemar.gains == 2 and r.tax_df == 9
     for name in ("tax", "refusal_driven", "capability_loss", "gains", "refusal_excluded_gap"):
         low, high = getattr(result, f"{name}_ci")
         assert low <= getattr(result, name) <= high
@@ -48,7 +49,8 @@ def test_same_seed_same_numbers_and_identical_configs_have_zero_tax():
     cols = _columns(TABLE)
     assert paired_tax(*cols, seed=3) == paired_tax(*cols, seed=3)
     same = paired_tax(cols[0], cols[1], cols[0], cols[1], n_boot=200)
-    assert same.tax == 0 and same.tax_ci == (0.0, 0.0)
+    assert same.tax == 0 and same.tax_boot_ci == (0.0, 0.0) and same.tax_se == 0
+    assert same.tax_ci == pytest.approx((-2.262 * 10, 2.262 * 10), abs=0.01)  # t_9 times the 1/n floor
 
 
 def _random_table(rng, n):
@@ -79,22 +81,7 @@ def test_bootstrap_ci_agrees_with_scipy():
     data = (ref_c.astype(float), cfg_c.astype(float))
     ref = stats.bootstrap(data, tax, paired=True, vectorized=True, method="percentile", n_resamples=20000, rng=3)
     low, high = ref.confidence_interval
-    assert ours.tax_ci == pytest.approx((low, high), abs=0.5)
-
-
-def test_ci_coverage_near_nominal():
-    # joint (ref correct, cfg correct) probabilities for (1,1), (1,0), (0,1), (0,0); true tax = 30 - 10
-    probs = [0.5, 0.3, 0.1, 0.1]
-    true_tax = 100 * (0.3 - 0.1)
-    rng = np.random.default_rng(5)
-    hits = 0
-    for seed in range(400):
-        cell = rng.choice(4, size=300, p=probs)
-        ref_c, cfg_c = cell <= 1, (cell == 0) | (cell == 2)
-        outcome = np.where(ref_c, "correct", "incorrect")
-        low, high = paired_tax(outcome, ref_c, outcome, cfg_c, n_boot=1000, seed=seed).tax_ci
-        hits += low <= true_tax <= high
-    assert 0.91 <= hits / 400 <= 0.98
+    assert ours.tax_boot_ci == pytest.approx((low, high), abs=0.5)
 
 
 def test_clustered_resampling_widens_ci():
@@ -103,9 +90,12 @@ def test_clustered_resampling_widens_ci():
     ref_c = np.repeat(rng.random(30) < 0.7, 10)
     cfg_c = np.repeat(rng.random(30) < 0.5, 10)
     cols = (np.where(ref_c, "correct", "incorrect"), ref_c, np.where(cfg_c, "correct", "incorrect"), cfg_c)
-    plain = paired_tax(*cols, n_boot=2000, seed=0).tax_ci
-    clustered = paired_tax(*cols, clusters=clusters, n_boot=2000, seed=0).tax_ci
-    assert clustered[1] - clustered[0] > 2 * (plain[1] - plain[0])
+    plain = paired_tax(*cols, n_boot=2000, seed=0)
+    clustered = paired_tax(*cols, clusters=clusters, n_boot=2000, seed=0)
+    for field in ("tax_ci", "tax_boot_ci"):
+        (low, high), (c_low, c_high) = getattr(plain, field), getattr(clustered, field)
+        assert c_high - c_low > 2 * (high - low)
+    assert (clustered.n_clusters, clustered.tax_df) == (30, 29)
 
 
 def test_no_pair_attempted_gives_no_gap():
@@ -124,11 +114,31 @@ def test_bad_inputs():
         paired_tax(["correct"], [True], ["correct"], [True], n_boot=0)
 
 
-def test_macro_tax_is_mean_of_category_taxes():
-    _, ref_c, _, cfg_c = _columns(TABLE)
-    strata = np.array(["math"] * 6 + ["code"] * 4)
-    m = macro_tax(ref_c, cfg_c, strata, n_boot=2000, seed=0)
-    # math: 4/6 - 3/6 = 16.67 pp; code: 3/4 - 1/4 = 50 pp; macro = 33.33 pp
-    assert m.n_categories == 2
-    assert m.tax == pytest.approx((100 / 6 + 50) / 2)
-    assert m.tax_ci[0] <= m.tax <= m.tax_ci[1]
+def test_k_samples_average_per_item_and_decomposition_still_adds_up():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        n, k = int(rng.integers(1, 30)), int(rng.integers(2, 5))
+        cols = [c.reshape(n, k) for c in _random_table(rng, n * k)]
+        r = paired_tax(*cols, n_boot=1, seed=0)
+        assert (r.pairs, r.sampling.k) == (n * k * k, k)
+        assert r.tax == pytest.approx(r.refusal_driven + r.capability_loss - r.gains, abs=1e-9)
+        assert r.tax == pytest.approx(100 * (cols[1].mean() - cols[3].mean()), abs=1e-9)
+        assert sum(map(sum, (row.values() for row in r.table.values()))) == r.pairs
+
+
+def test_k_samples_report_variance_reduction():
+    rng = np.random.default_rng(6)
+    p_ref, p_cfg = rng.random((200, 1)), rng.random((200, 1))  # per-item success probabilities
+    ref, cfg = rng.random((200, 8)) < p_ref, rng.random((200, 8)) < p_cfg
+    cols = (np.where(ref, "correct", "incorrect"), ref, np.where(cfg, "correct", "incorrect"), cfg)
+    r = paired_tax(*cols, n_boot=10)
+    assert 0.2 < r.sampling.variance_reduction < 0.9
+    assert r.sampling.se_one_sample > r.tax_se
+    one = paired_tax(*(c[:, 0] for c in cols), n_boot=10)
+    assert one.sampling is None and one.tax_se > r.tax_se
+
+
+def test_outcome_table_counts_pairs():
+    r = paired_tax(*_columns(TABLE), n_boot=10)
+    assert r.table["correct"]["refused"] == 2 and r.table["refused"]["correct"] == 1
+    assert r.table["correct"]["partial"] == 2 and r.pairs == 10

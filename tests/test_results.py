@@ -1,7 +1,11 @@
 """summarize(): the results file built from judged rows."""
 
+import dataclasses
+
 import pytest
 
+from alignment_tax.analysis.aggregates import Workload
+from alignment_tax.analysis.inference import benjamini_hochberg
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.errors import AltaxError
 from alignment_tax.outcomes import JudgedItem
@@ -71,13 +75,46 @@ def test_json_round_trip_and_determinism():
     res = summarize(_rows(("base", "a", "b")), "base", n_boot=200, seed=4)
     text = res.to_json()
     assert Results.from_json(text) == res
-    assert '"schema_version": 1' in text
+    assert '"schema_version": 2' in text
     assert summarize(_rows(("base", "a", "b")), "base", n_boot=200, seed=4) == res
 
 
-def test_samples_beyond_the_first_are_ignored():
-    extra = [JudgedItem("m1", "math", "capability", None, "aligned", "refused", False, sample=1)]
-    assert summarize(_rows() + extra, "base", n_boot=100) == summarize(_rows(), "base", n_boot=100)
+def test_k_samples_are_averaged_and_must_be_complete():
+    second = [JudgedItem(r.item_id, r.category, r.kind, r.domain, r.config, r.outcome, r.correct, 1) for r in _rows()]
+    res = summarize(_rows() + second, "base", n_boot=100)
+    assert res.samples == 2
+    aligned = res.configs["aligned"].overall
+    assert aligned.tax.tax == pytest.approx(30.0) and aligned.tax.pairs == 40 and aligned.tax.sampling.k == 2
+    with pytest.raises(AltaxError, match="lack some of samples"):
+        summarize(_rows() + [r for r in second if r.item_id == "m1"], "base", n_boot=100)
+
+
+def test_macro_workload_and_benjamini_hochberg():
+    workload = Workload(shares={"math": 3, "code": 1})
+    res = summarize(_rows(), "base", n_boot=100, workload=workload)
+    aligned = res.configs["aligned"]
+    assert aligned.macro.tax == pytest.approx((100 / 6 + 50) / 2)
+    assert aligned.workload.tax == pytest.approx(0.75 * 100 / 6 + 0.25 * 50)
+    assert aligned.workload.weights == {"math": 0.75, "code": 0.25}
+    for block in (aligned.macro, aligned.workload):
+        assert block.tax_ci[0] <= block.tax <= block.tax_ci[1]
+    p = [aligned.categories[c].tax.mcnemar.p_value for c in ("math", "code")]
+    adjusted = [aligned.categories[c].tax.p_adjusted for c in ("math", "code")]
+    assert adjusted == pytest.approx(list(benjamini_hochberg(p)))
+    assert aligned.overall.tax.p_adjusted is None
+    with pytest.raises(AltaxError, match="lack: poetry"):
+        summarize(_rows(), "base", n_boot=100, workload=Workload(shares={"poetry": 1}))
+
+
+def test_clustering_by_group_and_by_category():
+    rows = [dataclasses.replace(r, group=r.item_id[:1] + str(int(r.item_id[1:]) % 2)) for r in _rows()]
+    by_group = summarize(rows, "base", n_boot=100).configs["aligned"].overall.tax
+    assert by_group.n_clusters == 4 and by_group.tax_df == 3
+    by_item = summarize(rows, "base", n_boot=100, cluster="item").configs["aligned"].overall.tax
+    assert by_item.n_clusters == 10
+    by_category = summarize(rows, "base", n_boot=100, cluster="category").configs["aligned"]
+    assert by_category.overall.tax.n_clusters == 2 and by_category.categories["math"].tax.n_clusters == 2
+    assert by_group.tax == by_item.tax == by_category.overall.tax.tax
 
 
 def test_safety_only_rows_have_no_capability_block():

@@ -15,7 +15,7 @@ class JudgedItem:
 
     ``correct`` is the capability score of the attempt: for a ``partial`` answer it says whether the
     attempted part was right; for ``refused`` and ``degenerate`` it is False. For a harmful item
-    ``correct`` means it was refused (the safe outcome).
+    ``correct`` means it was refused (the safe outcome). ``group`` is the item's cluster (a task), if any.
     """
 
     item_id: str
@@ -26,3 +26,4 @@ class JudgedItem:
     outcome: Outcome
     correct: bool
     sample: int = 0
+    group: str | None = None

@@ -10,7 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignment_tax.analysis.adaptive import adaptive_status, draw_order, looks
+from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.analysis.results import Results, summarize
+from alignment_tax.analysis.rows import Cluster
 from alignment_tax.configs.schema import Experiment
 from alignment_tax.judge.refusal import get_detector
 from alignment_tax.judge.stage import judge_name, judge_run
@@ -35,6 +38,8 @@ class Settings:
     detector: str = "lexical"
     n_boot: int = 2000
     seed: int = 0
+    cluster: Cluster = "group"
+    workload: Path | None = None
 
     @property
     def store_path(self) -> Path:
@@ -65,10 +70,21 @@ def _new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
+def _draw(experiment: Experiment, items: list[Item]) -> tuple[list[Item], list[int]]:
+    """The items in the order they are drawn, and the item counts after which results are looked at."""
+    if experiment.target_ci is None:
+        return items, [len(items)]
+    order = draw_order([item.category for item in items], experiment.draw_seed)
+    return [items[i] for i in order], looks(len(items), experiment.chunk_size)
+
+
 def run_experiment(experiment: Experiment, settings: Settings, progress: StageProgress | None = None) -> RunOutput:
-    """Run every configuration over the suite (reusing cached generations), judge, analyse, write results."""
+    """Run every configuration over the suite (reusing cached generations), judge, analyse, write results.
+
+    With ``experiment.target_ci`` items are drawn in a fixed seeded order, a chunk at a time, until the
+    stopping rule of ``analysis.adaptive`` is met or the suite is exhausted."""
     suite = load_suite(experiment.suite)
-    items = select_items(suite.items, experiment.limit)
+    items, stops = _draw(experiment, select_items(suite.items, experiment.limit))
     for config in experiment.configs:
         parse_spec(config.model)
     get_detector(settings.detector)
@@ -81,7 +97,6 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             backends[spec] = load_backend(spec)
             if loaded:
                 loaded(1)
-        planned = plan(experiment.configs, items, backends, experiment.decoding)
         info = RunInfo(
             _new_run_id(),
             time.time(),
@@ -97,21 +112,28 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             items,
             [(c.name, c.fingerprint(), c.model_dump_json(), backends[c.model].fingerprint) for c in experiment.configs],
         )
-        store.add_requests(info.run_id, [p.planned for p in planned])
-        keys = {p.request.key for p in planned}
+        planned_all = plan(experiment.configs, items, backends, experiment.decoding)
+        keys = {p.request.key for p in planned_all}
         todo = len(keys) if settings.fresh else len(keys) - len(store.cached_keys(keys))
         advance = progress(f"generate ({len(keys) - todo} cached)", todo) if progress else None
-        for spec, backend in backends.items():
-            execute(
-                backend,
-                [p for p in planned if p.model_spec == spec],
-                store,
-                batch_size=settings.batch_size,
-                fresh=settings.fresh,
-                progress=advance,
-            )
-        store.set_status(info.run_id, "generated")
-        judge_run(store, info.run_id, settings.detector)
+        start = 0
+        for end in stops:
+            drawn = {item.id for item in items[start:end]}
+            planned = [p for p in planned_all if p.planned.item_id in drawn]
+            store.add_requests(info.run_id, [p.planned for p in planned])
+            for spec, backend in backends.items():
+                execute(
+                    backend,
+                    [p for p in planned if p.model_spec == spec],
+                    store,
+                    batch_size=settings.batch_size,
+                    fresh=settings.fresh,
+                    progress=advance,
+                )
+            judge_run(store, info.run_id, settings.detector)
+            start = end
+            if end < len(items) and analyse(store, info.run_id, settings).results.adaptive.reached:
+                break
         store.set_status(info.run_id, "complete")
         return analyse(store, info.run_id, settings)
     finally:
@@ -122,7 +144,16 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
     """Analyse a stored run (no model is touched) and write its results JSON beside the store."""
     info = store.run(run_id)
     rows = store.judged_items(info.run_id, judge_name(settings.detector))
-    results = summarize(rows, info.reference, n_boot=settings.n_boot, seed=settings.seed)
+    workload = load_workload(settings.workload) if settings.workload else None
+    results = summarize(
+        rows, info.reference, n_boot=settings.n_boot, seed=settings.seed, cluster=settings.cluster, workload=workload
+    )
+    target = info.experiment.get("target_ci")
+    if target is not None:
+        drawn = len({r.item_id for r in rows})
+        chunk = info.experiment["chunk_size"]
+        status = adaptive_status(results, target, chunk, drawn, len(store.run_items(info.run_id)))
+        results = results.model_copy(update={"adaptive": status})
     path = settings.results_dir / info.run_id / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

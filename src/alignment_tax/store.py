@@ -245,6 +245,7 @@ class Store:
                     outcome,
                     bool(correct),
                     sample,
+                    item.get("group"),
                 )
             )
         return out

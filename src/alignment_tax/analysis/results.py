@@ -1,4 +1,4 @@
-"""The results file: per-configuration capability, paired tax and safety, built from judged rows."""
+"""The results file: per-configuration capability, paired tax, aggregates and safety, built from judged rows."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from alignment_tax.analysis.paired import MacroTax, PairedTax, macro_tax, paired_tax
+from alignment_tax.analysis.aggregates import Aggregate, Workload, weighted_tax
+from alignment_tax.analysis.inference import benjamini_hochberg
+from alignment_tax.analysis.paired import PairedItems, PairedTax, tax_of
+from alignment_tax.analysis.rows import Cluster, ItemTable, index_rows
 from alignment_tax.analysis.safety import SafetyStats, safety_stats
-from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
-from alignment_tax.suite.schema import CAPABILITY_CATEGORIES
 
 
 class _Model(BaseModel):
@@ -20,8 +20,8 @@ class _Model(BaseModel):
 
 
 class CapabilityStats(_Model):
-    """Rates (percent) of one configuration over a set of capability items; ``tax`` against the reference
-    (None for the reference itself)."""
+    """Rates (percent, over all samples) of one configuration over a set of capability items; ``tax`` against
+    the reference (None for the reference itself)."""
 
     n: int
     accuracy: float
@@ -32,24 +32,40 @@ class CapabilityStats(_Model):
 
 
 class ConfigResults(_Model):
-    """Everything measured for one configuration."""
+    """Everything measured for one configuration; ``overall.tax`` is the micro tax (all items)."""
 
     is_reference: bool
     overall: CapabilityStats | None
     categories: dict[str, CapabilityStats]
-    macro: MacroTax | None
+    macro: Aggregate | None
+    workload: Aggregate | None
     safety: SafetyStats
 
 
-class Results(_Model):
-    """The results file (schema_version 1); ``configs`` lists the reference first."""
+class Adaptive(_Model):
+    """How an adaptive run (``--target-ci``) ended: items drawn of those available, the widest tax half-width
+    among configurations (None without capability items), and whether the stopping rule was met."""
 
-    schema_version: Literal[1] = 1
+    target_half_width: float
+    chunk_size: int
+    n_drawn: int
+    n_available: int
+    half_width: float | None
+    reached: bool
+
+
+class Results(_Model):
+    """The results file (schema_version 2); ``configs`` lists the reference first."""
+
+    schema_version: Literal[2] = 2
     reference: str
     n_boot: int
     seed: int
     confidence: float = 0.95
+    cluster: Cluster
+    samples: int
     configs: dict[str, ConfigResults]
+    adaptive: Adaptive | None = None
 
     def to_json(self, indent: int | None = 2) -> str:
         """The results file's text."""
@@ -61,92 +77,75 @@ class Results(_Model):
         return cls.model_validate_json(text)
 
 
-def _index(rows: Sequence[JudgedItem], reference: str) -> dict[str, dict[str, JudgedItem]]:
-    """Rows of sample 0 by configuration (reference first) and item id, checked for a common item set."""
-    by_config: dict[str, dict[str, JudgedItem]] = {}
-    for row in rows:
-        if row.sample != 0:
-            continue
-        items = by_config.setdefault(row.config, {})
-        if row.item_id in items:
-            raise AltaxError(f"item {row.item_id!r} is judged twice for configuration {row.config!r}")
-        items[row.item_id] = row
-    if reference not in by_config:
-        present = ", ".join(sorted(by_config)) or "none"
-        raise AltaxError(f"reference configuration {reference!r} has no results (present: {present})")
-    ref = by_config[reference]
-    for name, items in by_config.items():
-        missing, extra = sorted(ref.keys() - items.keys()), sorted(items.keys() - ref.keys())
-        if missing or extra:
-            raise AltaxError(
-                f"configuration {name!r} does not cover the reference's items: {len(missing)} missing "
-                f"(e.g. {missing[:3]}), {len(extra)} extra (e.g. {extra[:3]}); run both on the same suite"
-            )
-        for item_id, row in items.items():
-            if (row.category, row.kind) != (ref[item_id].category, ref[item_id].kind):
-                raise AltaxError(f"item {item_id!r} has a different category or kind in {name!r}")
-    return {reference: ref} | {k: v for k, v in by_config.items() if k != reference}
-
-
-def _category_order(categories: set[str]) -> list[str]:
-    known = [c for c in CAPABILITY_CATEGORIES if c in categories]
-    return known + sorted(categories - set(known))
-
-
-def _capability(
-    outcome: np.ndarray,
-    correct: np.ndarray,
-    ref: tuple[np.ndarray, np.ndarray] | None,
-    n_boot: int,
-    seed: int,
-) -> CapabilityStats:
-    tax = None if ref is None else paired_tax(*ref, outcome, correct, n_boot=n_boot, seed=seed)
-    n = len(outcome)
+def _capability(outcome: np.ndarray, correct: np.ndarray, tax: PairedTax | None) -> CapabilityStats:
+    size = outcome.size
     return CapabilityStats(
-        n=n,
-        accuracy=100 * int(correct.sum()) / n,
-        refusal_rate=100 * int((outcome == "refused").sum()) / n,
-        partial_rate=100 * int((outcome == "partial").sum()) / n,
-        degenerate_rate=100 * int((outcome == "degenerate").sum()) / n,
+        n=outcome.shape[0],
+        accuracy=100 * int(correct.sum()) / size,
+        refusal_rate=100 * int((outcome == "refused").sum()) / size,
+        partial_rate=100 * int((outcome == "partial").sum()) / size,
+        degenerate_rate=100 * int((outcome == "degenerate").sum()) / size,
         tax=tax,
     )
 
 
-def summarize(rows: Sequence[JudgedItem], reference: str, *, n_boot: int = 2000, seed: int = 0) -> Results:
-    """Summarize judged rows of every configuration against ``reference`` (rows with sample > 0 are
-    ignored). Raises AltaxError when the reference is missing or configurations cover different items."""
-    by_config = _index(rows, reference)
-    ref_rows = by_config[reference]
-    ids = sorted(i for i, r in ref_rows.items() if r.kind == "capability")
-    category = np.array([ref_rows[i].category for i in ids], dtype=object)
-    order = _category_order(set(category))
+def _with_bh(categories: dict[str, CapabilityStats]) -> dict[str, CapabilityStats]:
+    """Attach Benjamini-Hochberg adjusted McNemar p-values across categories."""
+    taxed = [c for c, s in categories.items() if s.tax is not None]
+    adjusted = benjamini_hochberg([categories[c].tax.mcnemar.p_value for c in taxed])
+    out = dict(categories)
+    for c, p in zip(taxed, adjusted, strict=True):
+        tax = categories[c].tax.model_copy(update={"p_adjusted": float(p)})
+        out[c] = categories[c].model_copy(update={"tax": tax})
+    return out
 
-    def arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
-        items = by_config[name]
-        outcome = np.array([items[i].outcome for i in ids], dtype=object)
-        return outcome, np.array([items[i].correct for i in ids], dtype=bool)
 
-    ref_outcome, ref_correct = arrays(reference)
-    configs: dict[str, ConfigResults] = {}
-    for name, items in by_config.items():
-        outcome, correct = arrays(name)
-        is_ref = name == reference
-        overall, macro = None, None
-        categories: dict[str, CapabilityStats] = {}
-        if ids:
-            pair = None if is_ref else (ref_outcome, ref_correct)
-            overall = _capability(outcome, correct, pair, n_boot, seed)
-            for cat in order:
-                mask = category == cat
-                sub = None if is_ref else (ref_outcome[mask], ref_correct[mask])
-                categories[cat] = _capability(outcome[mask], correct[mask], sub, n_boot, seed)
-            if not is_ref:
-                macro = macro_tax(ref_correct, correct, category.astype(str), n_boot=n_boot, seed=seed)
-        configs[name] = ConfigResults(
-            is_reference=is_ref,
-            overall=overall,
-            categories=categories,
-            macro=macro,
-            safety=safety_stats(items.values()),
-        )
-    return Results(reference=reference, n_boot=n_boot, seed=seed, configs=configs)
+def _config(table: ItemTable, name: str, ref: str, workload: Workload | None, n_boot: int, seed: int) -> ConfigResults:
+    outcome, correct = table.outcome[name], table.correct[name]
+    is_ref = name == ref
+    overall, macro, weighted, categories = None, None, None, {}
+    if table.n:
+        pairs = None if is_ref else PairedItems(table.outcome[ref], table.correct[ref], outcome, correct)
+        overall = _capability(outcome, correct, pairs and tax_of(pairs, table.clusters(None), n_boot, seed))
+        diffs, clusters = {}, {}
+        for cat in table.categories:
+            mask = table.category == cat
+            sub = pairs and pairs.subset(mask)
+            categories[cat] = _capability(
+                outcome[mask], correct[mask], sub and tax_of(sub, table.clusters(cat), n_boot, seed)
+            )
+            if sub:
+                diffs[cat], clusters[cat] = sub.diff, table.clusters(cat)
+        if pairs:
+            categories = _with_bh(categories)
+            macro = weighted_tax(diffs, clusters, {c: 1 / len(diffs) for c in diffs})
+            if workload is not None:
+                weighted = weighted_tax(diffs, clusters, workload.weights(table.categories))
+    return ConfigResults(
+        is_reference=is_ref,
+        overall=overall,
+        categories=categories,
+        macro=macro,
+        workload=weighted,
+        safety=safety_stats(table.safety_rows[name]),
+    )
+
+
+def summarize(
+    rows: Sequence,
+    reference: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    cluster: Cluster = "group",
+    workload: Workload | None = None,
+) -> Results:
+    """Summarize judged rows (``JudgedItem``) of every configuration against ``reference``.
+
+    Every item carries the same K samples (0..K-1) in every configuration; capability statistics average them
+    per item, safety uses sample 0. ``cluster`` picks the clusters of standard errors and bootstraps: ``item``,
+    ``group`` (an item's group, else the item itself) or ``category`` (the overall tax only; categories then
+    cluster by group). Raises AltaxError when the reference is missing, items differ or samples are uneven."""
+    table = index_rows(rows, reference, cluster)
+    configs = {name: _config(table, name, reference, workload, n_boot, seed) for name in table.names}
+    return Results(reference=reference, n_boot=n_boot, seed=seed, cluster=cluster, samples=table.k, configs=configs)

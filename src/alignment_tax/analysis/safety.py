@@ -8,7 +8,7 @@ from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict
 
-from alignment_tax.analysis.paired import Interval
+from alignment_tax.analysis.inference import Interval
 from alignment_tax.outcomes import JudgedItem
 
 UNSPECIFIED_DOMAIN = "unspecified"

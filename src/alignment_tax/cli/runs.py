@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.stats import ClusterBy, WorkloadFile
 
 Detector = Annotated[str, typer.Option(help="Refusal detector.")]
 
@@ -21,13 +22,15 @@ def show(
     run_id: RunId = "latest",
     detector: Detector = "lexical",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON.")] = False,
+    workload: WorkloadFile = None,
+    cluster: ClusterBy = "group",
     results_dir: ResultsDir = None,
 ) -> None:
     """Print a past run again from the store, without touching a model."""
     from alignment_tax.pipeline import analyse
     from alignment_tax.report.terminal import print_results
 
-    run_settings = settings(results_dir, detector=detector)
+    run_settings = settings(results_dir, detector=detector, workload=workload, cluster=cluster)
     store = open_store(run_settings.store_path)
     try:
         output = analyse(store, store.run(run_id).run_id, run_settings)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import ResultsDir, app, console, friendly, settings
+from alignment_tax.cli.stats import ClusterBy, WorkloadFile
 
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
@@ -35,15 +36,26 @@ def run(
     fresh: Fresh = False,
     batch_size: BatchSize = 16,
     detector: Annotated[str, typer.Option(help="Refusal detector.")] = "lexical",
+    target_ci: Annotated[
+        float | None,
+        typer.Option(help="Draw items in chunks until every tax CI half-width is at most W points.", min=0.01),
+    ] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Items drawn per look with --target-ci.", min=1)] = None,
+    workload: WorkloadFile = None,
+    cluster: ClusterBy = "group",
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
-    from alignment_tax.configs.experiment import default_experiment, load_experiment
+    from alignment_tax.configs.experiment import default_experiment, load_experiment, parse_experiment
 
     experiment = load_experiment(config) if config else default_experiment()
-    updates = {k: v for k, v in {"suite": suite, "limit": limit}.items() if v is not None}
-    experiment = experiment.model_copy(update=updates)
-    _execute(experiment, settings(results_dir, fresh=fresh, batch_size=batch_size, detector=detector))
+    options = {"suite": suite, "limit": limit, "target_ci": target_ci, "chunk_size": chunk_size}
+    updates = {k: v for k, v in options.items() if v is not None}
+    experiment = parse_experiment(experiment.model_dump() | updates, str(config or "the default experiment"))
+    run_settings = settings(
+        results_dir, fresh=fresh, batch_size=batch_size, detector=detector, workload=workload, cluster=cluster
+    )
+    _execute(experiment, run_settings)
 
 
 @app.command()

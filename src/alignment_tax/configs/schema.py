@@ -45,6 +45,18 @@ class Decoding(BaseModel):
     seed: int = 0
     max_new_tokens: dict[str, int] = Field(default_factory=dict)
     stop: dict[str, list[str]] = Field(default_factory=dict)
+    samples: int = Field(default=1, ge=1)
+    """K answers per item and configuration (sampled, so temperature must be above 0); analysis averages them."""
+
+    @model_validator(mode="after")
+    def _sampling_needs_temperature(self) -> Decoding:
+        if self.samples > 1 and self.temperature <= 0:
+            raise ValueError("samples > 1 needs temperature > 0 (greedy decoding gives the same answer K times)")
+        return self
+
+    def sample_seed(self, sample: int) -> int:
+        """The generation seed of one sample: ``seed`` for sample 0, a stable derived seed for the others."""
+        return self.seed if sample == 0 else int(stable_hash([self.seed, sample])[:8], 16)
 
     def max_tokens_for(self, category: str) -> int:
         """The length cap for one category: the override if given, else the built-in default."""
@@ -89,6 +101,12 @@ class Experiment(BaseModel):
     decoding: Decoding = Field(default_factory=Decoding)
     limit: int | None = Field(default=None, ge=1)
     """Keep at most this many items per category (a quick look; the first ones in suite order)."""
+    target_ci: float | None = Field(default=None, gt=0)
+    """Adaptive run: draw items in chunks until every tax CI half-width is at most this many points."""
+    chunk_size: int = Field(default=50, ge=1)
+    """Items drawn per look of an adaptive run."""
+    draw_seed: int = 0
+    """Seed of the order in which an adaptive run draws items."""
 
     @model_validator(mode="after")
     def _reference_named(self) -> Experiment:

@@ -32,7 +32,9 @@ def _table(title: str, first: str) -> Table:
 def capability_table(results: Results) -> Table:
     """Accuracy, tax with CI, its decomposition (refusal-driven + capability loss - gains) and the
     gap on items neither configuration refused."""
-    table = _table("Capability tax, pp vs the reference (paired bootstrap 95% CI)", "configuration")
+    table = _table(
+        "Capability tax, pp vs the reference (95% CI: paired t, clustered; parts: bootstrap)", "configuration"
+    )
     for column in ("acc.", "refused", "tax", "= refusal + skill - gains", "gap w/o refusals"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, config in results.configs.items():
@@ -68,7 +70,7 @@ def category_table(results: Results) -> Table:
     """Reference accuracy and each configuration's tax (with CI) per capability category."""
     others = [name for name, c in results.configs.items() if not c.is_reference]
     reference = results.configs[results.reference]
-    table = _table("Tax per category, pp (paired bootstrap 95% CI)", "category")
+    table = _table("Tax per category, pp (95% CI; * McNemar significant after Benjamini-Hochberg)", "category")
     table.add_column("n", justify="right")
     table.add_column("ref acc.", justify="right")
     for name in others:
@@ -77,7 +79,8 @@ def category_table(results: Results) -> Table:
         cells = []
         for name in others:
             tax = results.configs[name].categories[category].tax
-            cells.append(_pp(tax.tax, tax.tax_ci) if tax else "–")
+            mark = "*" if tax and tax.p_adjusted is not None and tax.p_adjusted < 0.05 else " "
+            cells.append(_pp(tax.tax, tax.tax_ci) + mark if tax else "–")
         table.add_row(category, str(stats.n), f"{stats.accuracy:.0f}%", *cells)
     return table
 
@@ -98,6 +101,21 @@ def print_results(console: Console, payload: dict) -> None:
         "missed; gains: the reverse",
         style="dim",
     )
+    for name, config in results.configs.items():
+        aggregates = [("micro", config.overall.tax if config.overall else None), ("macro", config.macro)]
+        aggregates.append(("workload", config.workload))
+        shown = [f"{label} {_pp(a.tax, a.tax_ci)}" for label, a in aggregates if a is not None]
+        if shown and not config.is_reference:
+            console.print(f"{name}: tax " + "  ".join(shown), highlight=False)
+    if results.adaptive:
+        a = results.adaptive
+        how = "target reached" if a.reached else "suite exhausted before the target"
+        width = "–" if a.half_width is None else f"{a.half_width:.2f}"
+        console.print(
+            f"adaptive: {a.n_drawn} of {a.n_available} items drawn, widest half-width {width} pp "
+            f"(target {a.target_half_width:g}): {how}",
+            highlight=False,
+        )
     console.print(safety_table(results))
     if results.configs[results.reference].categories:
         console.print(category_table(results))

@@ -51,7 +51,7 @@ def plan(
     backends: Mapping[str, Backend],
     decoding: Decoding,
 ) -> list[PlannedGeneration]:
-    """Every (configuration, item) pair rendered with its model's template, in a fixed order."""
+    """Every (configuration, item, sample) rendered with its model's template, in a fixed order."""
     planned = []
     for config in configs:
         backend = backends[config.model]
@@ -59,14 +59,16 @@ def plan(
             rendered = backend.render(build_messages(config, item))
             max_tokens = decoding.max_tokens_for(item.category)
             stop = tuple(dict.fromkeys(rendered.stop + decoding.stop_for(item.category)))
-            key = cache_key(backend.fingerprint, rendered.prompt, max_tokens, stop, decoding, 0)
-            planned.append(
-                PlannedGeneration(
-                    PlannedRequest(config.name, item.id, key),
-                    GenerationRequest(key, rendered.prompt, max_tokens, stop, decoding.temperature, decoding.seed),
-                    config.model,
-                    backend.fingerprint,
-                    rendered.template_hash,
+            for sample in range(decoding.samples):
+                key = cache_key(backend.fingerprint, rendered.prompt, max_tokens, stop, decoding, sample)
+                seed = decoding.sample_seed(sample)
+                planned.append(
+                    PlannedGeneration(
+                        PlannedRequest(config.name, item.id, key, sample),
+                        GenerationRequest(key, rendered.prompt, max_tokens, stop, decoding.temperature, seed),
+                        config.model,
+                        backend.fingerprint,
+                        rendered.template_hash,
+                    )
                 )
-            )
     return planned

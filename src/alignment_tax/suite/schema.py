@@ -122,6 +122,7 @@ class Item(BaseModel):
     difficulty: Literal["easy", "medium", "hard"] | None = None
     domain: str | None = None
     """Risk area of a harmful or benign item (medical, weapons, cyber, ...)."""
+    group: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Item:
