@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.decoding import Decoded, decode_batch
 from alignment_tax.models.specs import ModelSpec
 
 PLAIN_FORMAT = "{system}\n\n{shots}Question: {prompt}\nAnswer:"
@@ -92,8 +93,6 @@ class HFBackend:
         return self._model
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        import torch
-
         first = requests[0]
         if any(
             (r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature)
@@ -102,39 +101,64 @@ class HFBackend:
             raise ValueError("a batch must share max_new_tokens, stop strings and temperature")
         model = self.model
         encoded = self.tokenizer(
-            [r.prompt for r in requests],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=not self._template,
+            [r.prompt for r in requests], return_tensors="pt", padding=True, add_special_tokens=not self._template
         ).to(model.device)
-        sampling = (
-            {"do_sample": True, "temperature": first.temperature} if first.temperature > 0 else {"do_sample": False}
-        )
-        if first.temperature > 0:
-            torch.manual_seed(first.seed)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=first.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stop_strings=list(first.stop) or None,
-                tokenizer=self.tokenizer if first.stop else None,
-                top_p=None,
-                top_k=None,
-                **sampling,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        return [self._finish(row, first) for row in new_tokens]
+        window = max((len(s) for s in first.stop), default=0) + 8
 
-    def _finish(self, tokens, request: GenerationRequest) -> Generation:
-        ids = tokens.tolist()
-        specials = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        n = next((i for i, t in enumerate(ids) if t in specials), len(ids))
-        text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+        def is_stopped(tokens: list[int]) -> bool:
+            tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=True)
+            return any(s in tail for s in first.stop)
+
+        decoded = decode_batch(
+            model,
+            encoded["input_ids"],
+            encoded["attention_mask"],
+            max_new_tokens=first.max_new_tokens,
+            eos_ids=self._eos_ids(),
+            is_stopped=is_stopped if first.stop else None,
+            temperature=first.temperature,
+            seed=first.seed,
+        )
+        return [self._finish(d, first) for d in decoded]
+
+    def _eos_ids(self) -> set[int]:
+        configured = self.model.generation_config.eos_token_id
+        configured = configured if isinstance(configured, list) else [configured]
+        return {i for i in [self.tokenizer.eos_token_id, *configured] if i is not None}
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str], batch_size: int = 16
+    ) -> list[dict[str, float]]:
+        """Log-probabilities at the first answer position of each rendered prompt, one forward pass and
+        no generation: for each distinct first token of the ``candidates``, keyed by that token's text."""
+        import torch
+
+        first_ids: dict[int, str] = {}
+        for candidate in candidates:
+            ids = self.tokenizer(candidate, add_special_tokens=False)["input_ids"]
+            if ids:
+                first_ids.setdefault(ids[0], self.tokenizer.decode([ids[0]]))
+        columns = torch.tensor(list(first_ids))
+        model, out = self.model, []
+        for start in range(0, len(prompts), batch_size):
+            encoded = self.tokenizer(
+                list(prompts[start : start + batch_size]),
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=not self._template,
+            ).to(model.device)
+            with torch.inference_mode():
+                logits = model(**encoded).logits[:, -1, :].float()
+            chosen = torch.log_softmax(logits, dim=-1)[:, columns.to(model.device)].cpu()
+            out += [dict(zip(first_ids.values(), row.tolist(), strict=True)) for row in chosen]
+        return out
+
+    def _finish(self, decoded: Decoded, request: GenerationRequest) -> Generation:
+        text = self.tokenizer.decode(decoded.tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in request.stop if s in text), default=-1)
         if cut >= 0:
-            return Generation(text[:cut], "stop", n)
-        return Generation(text, "stop" if n < len(ids) else "length", n)
+            text = text[:cut]
+        return Generation(text, "stop" if decoded.stopped else "length", len(decoded.tokens))
 
 
 def load_hf(spec: ModelSpec) -> HFBackend:
