@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.altax-installed
 
-.PHONY: setup run test lint bench
+.PHONY: setup system-deps run test bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,7 +20,13 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/altax run
 
-test: $(STAMP)
+# Debian's chromium for the browser tests of the HTML report (they skip, saying why, where it cannot be installed)
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium not installed: browser tests will be skipped"
+
+test: $(STAMP) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/pytest -q
 
