@@ -1,0 +1,111 @@
+"""Per-item outcomes of a run (prompt, response, judgment, flip against the reference) as rows, CSV or Parquet."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from alignment_tax.analysis.diff import flip_label, item_status
+from alignment_tax.errors import AltaxError
+from alignment_tax.store import Store
+
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One configuration's judged answer to one item. ``status`` is the answer in one word (see
+    ``item_status``); ``flip`` is ``"reference status → status"``, ``"unchanged"``, or ``"reference"`` on the
+    reference's own rows."""
+
+    run_id: str
+    item_id: str
+    category: str
+    kind: str
+    domain: str | None
+    config: str
+    sample: int
+    outcome: str
+    correct: bool
+    status: str
+    flip: str
+    prompt: str
+    choices: str | None
+    response: str
+    finish_reason: str
+
+
+COLUMNS = tuple(f.name for f in fields(ItemOutcome))
+
+
+def item_outcomes(store: Store, run_id: str, judge: str) -> list[ItemOutcome]:
+    """Every judged answer of a run, in suite order, with the item's prompt and the generated text."""
+    info = store.run(run_id)
+    items = {item.id: item for item in store.run_items(info.run_id)}
+    keys = {(r.config, r.item_id, r.sample): r.key for r in store.run_requests(info.run_id)}
+    texts = store.generations(set(keys.values()))
+    rows = store.judged_items(info.run_id, judge)
+    statuses = {(r.config, r.item_id, r.sample): item_status(r.kind, r.outcome, r.correct) for r in rows}
+    out = []
+    for row in rows:
+        item = items[row.item_id]
+        generation = texts.get(keys[row.config, row.item_id, row.sample])
+        status = statuses[row.config, row.item_id, row.sample]
+        before = statuses.get((info.reference, row.item_id, row.sample))
+        flip = "reference" if row.config == info.reference else flip_label(before, status) if before else "unknown"
+        out.append(
+            ItemOutcome(
+                run_id=info.run_id,
+                item_id=row.item_id,
+                category=row.category,
+                kind=row.kind,
+                domain=row.domain,
+                config=row.config,
+                sample=row.sample,
+                outcome=row.outcome,
+                correct=row.correct,
+                status=status,
+                flip=flip,
+                prompt=item.prompt,
+                choices="\n".join(item.choices) if item.choices else None,
+                response=generation.text if generation else "",
+                finish_reason=generation.finish_reason if generation else "",
+            )
+        )
+    return out
+
+
+def _write_csv(rows: list[ItemOutcome], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
+
+
+def _write_parquet(rows: list[ItemOutcome], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"sample": pa.int32(), "correct": pa.bool_()}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
+    table = pa.table({name: [getattr(row, name) for row in rows] for name in COLUMNS}, schema=schema)
+    pq.write_table(table, path)
+
+
+def export(rows: list[ItemOutcome], path: Path, format: str) -> Path:
+    """Write the rows as ``csv`` or ``parquet`` (atomically: a partial file never takes the name)."""
+    writers = {"csv": _write_csv, "parquet": _write_parquet}
+    if format not in writers:
+        raise AltaxError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writers[format](rows, tmp)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise AltaxError(f"cannot write {path}: {error}") from None
+    return path
