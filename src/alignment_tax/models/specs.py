@@ -1,4 +1,4 @@
-"""Model specs (``builtin:NAME``, ``hf:ID[@REVISION]``) and lazy loading of the backend each names."""
+"""Model specs (``builtin:NAME``, ``hf:ID[@REVISION]``, ``openai:MODEL@URL``) and lazy loading of their backends."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class ModelSpec:
 _BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "builtin": ("alignment_tax.models.builtin", "load_builtin", None),
     "hf": ("alignment_tax.models.hf", "load_hf", None),
+    "openai": ("alignment_tax.models.openai_compat", "load_openai", "openai"),
 }
 
 

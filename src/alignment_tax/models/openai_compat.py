@@ -1,0 +1,228 @@
+"""OpenAI-compatible server backend: chat or completions requests, concurrent and retried, key from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from alignment_tax.errors import AltaxError
+from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.hf import PLAIN_FORMAT, PLAIN_STOP, render_plain
+from alignment_tax.models.specs import ModelSpec
+
+SERVER_TEMPLATE = "server-side template"
+"""The template hash of chat requests: the server applies its own chat template to the stored messages."""
+CONTENT_FILTER = "content_filter"
+MAX_STOP = 4
+"""OpenAI accepts at most four stop strings; the rest are applied here, after the answer arrives."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Per-model options, given as a query string after the spec (``...?endpoint=completions&concurrency=4``)."""
+
+    endpoint: Literal["chat", "completions"] = "chat"
+    key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 120.0
+    retries: int = 5
+    backoff: float = 0.5
+
+    @classmethod
+    def parse(cls, query: str, spec: str) -> ServerOptions:
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, object] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name not in types:
+                raise AltaxError(f"unknown option {name!r} in {spec!r}; known: {', '.join(types)}")
+            convert = {"int": int, "float": float}.get(str(types[name]), str)
+            try:
+                values[name] = convert(value)
+            except ValueError:
+                raise AltaxError(f"option {name}={value!r} in {spec!r} must be a number") from None
+        options = cls(**values)  # type: ignore[arg-type]
+        if options.endpoint not in ("chat", "completions"):
+            raise AltaxError(f"option endpoint in {spec!r} must be chat or completions")
+        if options.concurrency < 1 or options.retries < 0 or options.timeout <= 0 or options.backoff < 0:
+            raise AltaxError(
+                f"{spec!r}: concurrency must be at least 1, retries and backoff at least 0, timeout above 0"
+            )
+        return options
+
+
+def split_spec(spec: ModelSpec) -> tuple[str, str, ServerOptions]:
+    """(model, base URL, options) of ``openai:MODEL[@BASE_URL][?OPTIONS]``; OPENAI_BASE_URL when no URL is given."""
+    model, _, model_query = spec.target.partition("?")
+    url, _, url_query = (spec.revision or "").partition("?")
+    url = url or os.environ.get("OPENAI_BASE_URL", "")
+    if not url:
+        raise AltaxError(f"{spec} names no server: write openai:{model}@http://HOST:PORT/v1 or set OPENAI_BASE_URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise AltaxError(f"server URL {url!r} in {spec} must start with http:// or https://")
+    if "@" in parts.netloc:
+        raise AltaxError(f"{spec} has credentials in its URL; put the key in OPENAI_API_KEY (or ?key_env=VAR) instead")
+    return model, url.rstrip("/"), ServerOptions.parse(model_query or url_query, str(spec))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked to wait (``Retry-After`` as seconds or an HTTP date), if it said."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _cut(text: str, stop: Sequence[str]) -> str:
+    cut = min((text.find(s) for s in stop if s in text), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+
+class OpenAIBackend:
+    """A model behind an OpenAI-compatible server. The API key is read from the environment at each
+    request and never leaves this object (it is not in the spec, the fingerprint or any message)."""
+
+    def __init__(self, spec: str, model: str, base_url: str, options: ServerOptions):
+        self.spec, self.model_name, self.base_url, self.options = spec, model, base_url, options
+        if options.key_env != "OPENAI_API_KEY" and not os.environ.get(options.key_env):
+            raise AltaxError(f"{spec} reads its API key from ${options.key_env}, which is not set; export it")
+        self.fingerprint = self._probe()
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.options.key_env)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _probe(self) -> str:
+        """Check the server answers and serves the model; the fingerprint is its model id, the URL and
+        whatever revision or fingerprint the server reports for the model."""
+        try:
+            response = httpx.get(f"{self.base_url}/models", headers=self._headers(), timeout=self.options.timeout)
+        except httpx.HTTPError as error:
+            raise AltaxError(
+                f"cannot reach the server at {self.base_url} ({type(error).__name__}): start it "
+                "(`altax serve MODEL`, `vllm serve MODEL`, ...) or fix the URL"
+            ) from None
+        self._check_auth(response)
+        if response.status_code == 404:  # some servers do not list models
+            return f"openai:{self.model_name}@{self.base_url}"
+        if response.is_error:
+            raise AltaxError(f"the server at {self.base_url} answered HTTP {response.status_code} to GET /models")
+        entries = {entry.get("id"): entry for entry in response.json().get("data", [])}
+        entry = entries.get(self.model_name)
+        if entry is None:
+            listed = ", ".join(sorted(str(name) for name in entries)) or "none"
+            raise AltaxError(f"the server at {self.base_url} does not serve {self.model_name!r}; it serves: {listed}")
+        served = [
+            str(entry[k]) for k in ("root", "revision", "fingerprint") if entry.get(k) not in (None, "", entry["id"])
+        ]
+        return "#".join([f"openai:{self.model_name}@{self.base_url}", *served])
+
+    def _check_auth(self, response: httpx.Response) -> None:
+        if response.status_code in (401, 403):
+            raise AltaxError(
+                f"the server at {self.base_url} refused the API key (HTTP {response.status_code}); "
+                f"set ${self.options.key_env} to a valid key"
+            )
+
+    def render(self, messages: Sequence[Message]) -> Rendered:
+        if self.options.endpoint == "chat":
+            return Rendered(json.dumps(list(messages), ensure_ascii=False), SERVER_TEMPLATE)
+        return Rendered(render_plain(messages), hashlib.sha256(PLAIN_FORMAT.encode()).hexdigest()[:16], PLAIN_STOP)
+
+    def prompt_length(self, prompt: str) -> int:
+        return len(prompt)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return asyncio.run(self._generate_all(requests))
+
+    async def _generate_all(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        limit = asyncio.Semaphore(self.options.concurrency)
+        timeout = httpx.Timeout(self.options.timeout)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers()) as client:
+
+            async def one(request: GenerationRequest) -> Generation:
+                async with limit:
+                    return self._parse(await self._post(client, self._body(request)), request)
+
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    def _body(self, request: GenerationRequest) -> dict:
+        body: dict = {
+            "model": self.model_name,
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop[:MAX_STOP])
+        if self.options.endpoint == "chat":
+            body["messages"] = json.loads(request.prompt)
+        else:
+            body["prompt"] = request.prompt
+        return body
+
+    async def _post(self, client: httpx.AsyncClient, body: dict, path: str | None = None) -> dict:
+        """POST with retries on 429, 5xx, timeouts and dropped connections; waits Retry-After when given,
+        else an exponential backoff with full jitter."""
+        path = path or ("/chat/completions" if self.options.endpoint == "chat" else "/completions")
+        tries = self.options.retries + 1
+        for attempt in range(tries):
+            wait = None
+            try:
+                response = await client.post(path, json=body)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.options.timeout:g} s (raise ?timeout=SECONDS if it is just slow)"
+            except httpx.TransportError as error:
+                problem = f"connection failed ({type(error).__name__})"
+            else:
+                self._check_auth(response)
+                if response.status_code != 429 and response.status_code < 500:
+                    if response.is_error:
+                        raise AltaxError(
+                            f"the server at {self.base_url} rejected a request: HTTP {response.status_code} "
+                            f"{response.text[:200]}"
+                        )
+                    return response.json()
+                problem, wait = f"HTTP {response.status_code}", retry_after(response)
+            if attempt + 1 < tries:
+                await asyncio.sleep(wait if wait is not None else random.uniform(0, self.options.backoff * 2**attempt))
+        raise AltaxError(
+            f"the server at {self.base_url} failed {tries} tries: {problem}. Finished batches are stored; "
+            "check the server and run again to resume"
+        )
+
+    def _parse(self, data: dict, request: GenerationRequest) -> Generation:
+        choice = data["choices"][0]
+        finish = choice.get("finish_reason") or "stop"
+        if self.options.endpoint == "chat":
+            message = choice.get("message") or {}
+            text, refusal = message.get("content") or "", message.get("refusal")
+            if refusal:
+                text, finish = text or refusal, CONTENT_FILTER
+        else:
+            text = choice.get("text") or ""
+        n_tokens = int((data.get("usage") or {}).get("completion_tokens") or 0)
+        return Generation(_cut(text, request.stop), finish, n_tokens)
+
+
+def load_openai(spec: ModelSpec) -> OpenAIBackend:
+    """A backend for ``openai:MODEL[@BASE_URL][?OPTIONS]``."""
+    model, url, options = split_spec(spec)
+    return OpenAIBackend(str(spec), model, url, options)

@@ -1,0 +1,207 @@
+"""The openai: backend against a real HTTP server on loopback whose faults each test scripts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("httpx", reason="the openai extra is not installed")
+
+from alignment_tax.errors import AltaxError
+from alignment_tax.models.base import GenerationRequest
+from alignment_tax.models.specs import load_backend, parse_spec
+
+MODEL = "tiny"
+SECRET = "sk-test-never-stored-0123456789"
+
+
+class FaultServer:
+    """An OpenAI-compatible server answering POSTs by script: each entry is ("429", seconds), ("500",),
+    ("slow", seconds), ("filter",), ("refusal",) or ("ok",); past the script every answer is ("ok",).
+    "ok" echoes the last user message back. Records each request's headers, body and timing."""
+
+    def __init__(self, script: list[tuple] = (), listed: list[str] = (MODEL,)):
+        self.script, self.listed = list(script), list(listed)
+        self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "t": time.time()})
+                self.send(200, {"data": [{"id": m, "root": f"/models/{m}"} for m in outer.listed]})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    step = outer.script.pop(0) if outer.script else ("ok",)
+                    outer.requests.append({"path": self.path, "body": body, "t": time.time()})
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    outer.answer(self, step, body)
+                finally:
+                    with outer.lock:
+                        outer.in_flight -= 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, handler, step: tuple, body: dict) -> None:
+        if step[0] == "429":
+            handler.send(429, {"error": {"message": "slow down"}}, {"Retry-After": str(step[1])})
+            return
+        if step[0] == "500":
+            handler.send(500, {"error": {"message": "boom"}})
+            return
+        if step[0] == "slow":
+            time.sleep(step[1])
+        text = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
+        message = {"role": "assistant", "content": f"echo: {text}"}
+        finish = "content_filter" if step[0] == "filter" else "stop"
+        if step[0] == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+        choice = {"message": message} if "messages" in body else {"text": f"echo: {text}"}
+        handler.send(
+            200, {"choices": [{"index": 0, "finish_reason": finish, **choice}], "usage": {"completion_tokens": 3}}
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    fake = FaultServer()
+    yield fake
+    fake.close()
+
+
+def chat(text: str) -> str:
+    return json.dumps([{"role": "user", "content": text}])
+
+
+def request(key: str, prompt: str, stop: tuple[str, ...] = ()) -> GenerationRequest:
+    return GenerationRequest(key, prompt, 16, stop)
+
+
+def test_chat_requests_fingerprint_and_stop(server):
+    backend = load_backend(f"openai:{MODEL}@{server.url}")
+    assert backend.fingerprint == f"openai:{MODEL}@{server.url}#/models/{MODEL}"
+    rendered = backend.render([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    assert json.loads(rendered.prompt)[1] == {"role": "user", "content": "hi"}
+    assert rendered.template_hash == "server-side template"
+    outputs = backend.generate(
+        [request("a", rendered.prompt), request("b", chat("one two"), ("two", "x", "y", "z", "w"))]
+    )
+    assert [o.text for o in outputs] == ["echo: hi", "echo: one "]
+    assert [o.finish_reason for o in outputs] == ["stop", "stop"]
+    sent = server.requests[-1]["body"]
+    assert sent["stop"] == ["two", "x", "y", "z"] and sent["temperature"] == 0.0 and sent["max_tokens"] == 16
+
+
+def test_completions_endpoint_renders_the_plain_format(server):
+    backend = load_backend(f"openai:{MODEL}@{server.url}?endpoint=completions")
+    rendered = backend.render([{"role": "user", "content": "2+2?"}])
+    assert rendered.prompt == "Question: 2+2?\nAnswer:" and rendered.stop == ("\nQuestion:",)
+    (out,) = backend.generate([request("a", rendered.prompt)])
+    assert server.requests[-1]["path"] == "/v1/completions" and out.text == "echo: Question: 2+2?\nAnswer:"
+
+
+def test_provider_refusals_become_content_filter(server):
+    server.script = [("filter",), ("refusal",)]
+    backend = load_backend(f"openai:{MODEL}@{server.url}?concurrency=1")
+    filtered, refused = backend.generate([request("a", chat("x")), request("b", chat("y"))])
+    assert filtered.finish_reason == refused.finish_reason == "content_filter"
+    assert refused.text == "I can't help with that."
+
+
+def test_429_retry_after_is_waited_for(server):
+    server.script = [("429", 1)]
+    backend = load_backend(f"openai:{MODEL}@{server.url}?backoff=0")
+    (out,) = backend.generate([request("a", chat("x"))])
+    posts = [r for r in server.requests if "body" in r]
+    assert out.text == "echo: x" and len(posts) == 2
+    assert posts[1]["t"] - posts[0]["t"] >= 0.95
+
+
+def test_5xx_is_retried_then_gives_a_clear_error(server):
+    server.script = [("500",), ("500",)]
+    backend = load_backend(f"openai:{MODEL}@{server.url}?backoff=0.01&retries=2")
+    assert backend.generate([request("a", chat("x"))])[0].text == "echo: x"
+    server.script = [("500",)] * 3
+    with pytest.raises(AltaxError, match=r"failed 3 tries: HTTP 500.*run again to resume"):
+        backend.generate([request("a", chat("x"))])
+
+
+def test_slow_server_hits_the_timeout(server):
+    server.script = [("slow", 3), ("slow", 3)]
+    backend = load_backend(f"openai:{MODEL}@{server.url}?timeout=0.3&retries=1&backoff=0")
+    started = time.time()
+    with pytest.raises(AltaxError, match=r"no answer within 0.3 s"):
+        backend.generate([request("a", chat("x"))])
+    assert time.time() - started < 2.5
+
+
+def test_concurrency_is_limited(server):
+    server.script = [("slow", 0.2)] * 6
+    backend = load_backend(f"openai:{MODEL}@{server.url}?concurrency=2")
+    outputs = backend.generate([request(str(i), chat(str(i))) for i in range(6)])
+    assert [o.text for o in outputs] == [f"echo: {i}" for i in range(6)]
+    assert server.max_in_flight == 2
+
+
+def test_api_key_is_sent_and_never_shown(server, monkeypatch):
+    monkeypatch.setenv("MY_KEY", SECRET)
+    backend = load_backend(f"openai:{MODEL}@{server.url}?key_env=MY_KEY")
+    assert server.requests[-1]["auth"] == f"Bearer {SECRET}"
+    assert SECRET not in backend.fingerprint + backend.spec + repr(vars(backend))
+    server.script = [("500",)] * 2
+    with pytest.raises(AltaxError) as error:
+        load_backend(f"openai:{MODEL}@{server.url}?key_env=MY_KEY&retries=1&backoff=0").generate(
+            [request("a", chat("x"))]
+        )
+    assert SECRET not in str(error.value)
+    monkeypatch.delenv("MY_KEY")
+    with pytest.raises(AltaxError, match=r"\$MY_KEY, which is not set"):
+        load_backend(f"openai:{MODEL}@{server.url}?key_env=MY_KEY")
+
+
+def test_spec_errors_say_what_to_do(server, monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(AltaxError, match="OPENAI_BASE_URL"):
+        load_backend(f"openai:{MODEL}")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    assert load_backend(f"openai:{MODEL}?concurrency=3").options.concurrency == 3
+    with pytest.raises(AltaxError, match="does not serve 'other'; it serves: tiny"):
+        load_backend("openai:other")
+    with pytest.raises(AltaxError, match="unknown option 'speed'"):
+        load_backend(f"openai:{MODEL}?speed=2")
+    with pytest.raises(AltaxError, match="credentials in its URL"):
+        load_backend(f"openai:{MODEL}@http://user:pw@127.0.0.1:1/v1")
+    closed = server.url
+    server.close()
+    with pytest.raises(AltaxError, match="cannot reach the server.*altax serve"):
+        load_backend(f"openai:{MODEL}@{closed}")
+    assert parse_spec(f"openai:{MODEL}@{closed}").revision == closed
