@@ -10,6 +10,7 @@ from pathlib import Path
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
 from alignment_tax.models.decoding import Decoded, decode_batch
+from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
 
 PLAIN_FORMAT = "{system}\n\n{shots}Question: {prompt}\nAnswer:"
@@ -46,14 +47,21 @@ def _local_fingerprint(folder: Path) -> str:
 class HFBackend:
     """A causal LM from the hub or a local folder. The tokenizer loads at once, the weights on first use."""
 
-    def __init__(self, spec: str, source: str, revision: str | None = None, fingerprint: str | None = None):
+    def __init__(
+        self,
+        spec: str,
+        source: str,
+        revision: str | None = None,
+        fingerprint: str | None = None,
+        adapter: str | None = None,
+    ):
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         self.spec = spec
-        self._source, self._revision = source, revision
+        self._source, self._revision, self._adapter = source, revision, adapter
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         except (OSError, ValueError) as error:
@@ -65,7 +73,7 @@ class HFBackend:
         if fingerprint is None:
             folder = Path(source)
             fingerprint = f"hf:{_local_fingerprint(folder)}" if folder.is_dir() else f"hf:{source}@{revision or 'main'}"
-        self.fingerprint = fingerprint
+        self.fingerprint = f"{fingerprint}+{adapter_fingerprint(adapter)}" if adapter else fingerprint
         self._model = None
 
     def render(self, messages: Sequence[Message]) -> Rendered:
@@ -89,6 +97,8 @@ class HFBackend:
                 model = AutoModelForCausalLM.from_pretrained(self._source, revision=self._revision, dtype=dtype)
             except (OSError, ValueError) as error:
                 raise AltaxError(f"cannot load weights of {self.spec!r}: {str(error).splitlines()[0]}") from None
+            if self._adapter:
+                model = attach(model, self._adapter, self.spec)
             self._model = model.to(device).eval()
         return self._model
 
@@ -162,5 +172,6 @@ class HFBackend:
 
 
 def load_hf(spec: ModelSpec) -> HFBackend:
-    """A backend for ``hf:HUB_ID_OR_PATH[@REVISION]``."""
-    return HFBackend(str(spec), spec.target, spec.revision)
+    """A backend for ``hf:HUB_ID_OR_PATH[+ADAPTER][@REVISION]`` (the revision is the base model's)."""
+    base, adapter = split_adapter(spec.target)
+    return HFBackend(str(spec), base, spec.revision, adapter=adapter)
