@@ -90,8 +90,9 @@ def test_run_show_and_stored_prompts(tmp_path):
 def test_compare_a_model_with_itself_pays_no_tax(tmp_path):
     folder, _ = prepare("smollm2-135m-instruct")
     results = tmp_path / "r"
-    ran = altax("compare", "--reference", MODEL, "--aligned", f"hf:{folder}", "--limit", "1",
-                "--results-dir", str(results))
+    ran = altax(
+        "compare", "--reference", MODEL, "--aligned", f"hf:{folder}", "--limit", "1", "--results-dir", str(results)
+    )
     assert ran.returncode == 0, ran.stderr
     payload = json.loads(next(results.glob("*/results.json")).read_text())
     tax = payload["results"]["configs"]["aligned"]["overall"]["tax"]
@@ -164,3 +165,40 @@ def test_hf_path_spec_and_plain_format_without_chat_template(tmp_path):
     assert rendered.stop == ("\nQuestion:",)
     [generation] = plain.generate([GenerationRequest("k", rendered.prompt, 40, rendered.stop)])
     assert generation.n_tokens > 0 and "Question:" not in generation.text
+
+
+def test_early_exit_decoding_matches_transformers_generate():
+    import torch
+
+    from alignment_tax.models.decoding import decode_batch
+
+    folder, _ = prepare("smollm2-135m-instruct")
+    backend = HFBackend("hf:" + str(folder), str(folder))
+    questions = [
+        "What is 2+2? Answer with the number.",
+        "Write a haiku about rain.",
+        "Name a primary colour.",
+        "Explain in two sentences why the sky is blue.",
+        "Say hi.",
+        "List three fruits.",
+    ]
+    prompts = [backend.render([{"role": "user", "content": q}]).prompt for q in questions]
+    encoded = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    eos = backend._eos_ids()
+    ours = decode_batch(backend.model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=40, eos_ids=eos)
+    with torch.inference_mode():
+        theirs = backend.model.generate(
+            **encoded,
+            max_new_tokens=40,
+            do_sample=False,
+            top_p=None,
+            top_k=None,
+            pad_token_id=backend.tokenizer.pad_token_id,
+        )
+    lengths = set()
+    for decoded, row in zip(ours, theirs[:, encoded["input_ids"].shape[1] :].tolist(), strict=True):
+        end = next((i for i, t in enumerate(row) if t in eos), len(row))
+        assert decoded.tokens == row[:end]
+        assert decoded.stopped == (end < len(row))
+        lengths.add(len(decoded.tokens))
+    assert len(lengths) > 1  # rows really left the batch at different steps
