@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]
 
@@ -56,4 +56,13 @@ class Backend(Protocol):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Complete a batch of prompts; deterministic for temperature 0."""
+        ...
+
+
+@runtime_checkable
+class ScoresContinuations(Protocol):
+    """A backend that exposes log-probabilities: it can score given continuations instead of generating."""
+
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Summed log-probability of each (rendered prompt, continuation) pair's continuation."""
         ...

@@ -163,6 +163,37 @@ class HFBackend:
             out += [dict(zip(first_ids.values(), row.tolist(), strict=True)) for row in chosen]
         return out
 
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]], batch_size: int = 8) -> list[float]:
+        """Sum of the log-probabilities of each continuation's tokens after its rendered prompt (the two
+        are tokenized apart and joined, so the continuation is scored exactly as written)."""
+        import torch
+
+        model, out = self.model, []
+        for start in range(0, len(pairs), batch_size):
+            rows = []
+            for prompt, continuation in pairs[start : start + batch_size]:
+                context = self.tokenizer(prompt, add_special_tokens=not self._template)["input_ids"]
+                target = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+                if not target:
+                    raise ValueError(f"empty continuation after {prompt[-40:]!r}")
+                rows.append((context + target, len(target)))
+            width = max(len(ids) for ids, _ in rows)
+            ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(i)) + i for i, _ in rows])
+            mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in rows])
+            with torch.inference_mode():
+                logits = (
+                    model(
+                        input_ids=ids.to(model.device),
+                        attention_mask=mask.to(model.device),
+                        position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
+                    )
+                    .logits[:, :-1]
+                    .float()
+                )
+            scores = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None].to(model.device))[..., 0].cpu()
+            out += [float(scores[row, -n:].sum()) for row, (_, n) in enumerate(rows)]
+        return out
+
     def _finish(self, decoded: Decoded, request: GenerationRequest) -> Generation:
         text = self.tokenizer.decode(decoded.tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in request.stop if s in text), default=-1)
