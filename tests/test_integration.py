@@ -96,7 +96,8 @@ def test_compare_a_model_with_itself_pays_no_tax(tmp_path):
     assert ran.returncode == 0, ran.stderr
     payload = json.loads(next(results.glob("*/results.json")).read_text())
     tax = payload["results"]["configs"]["aligned"]["overall"]["tax"]
-    assert tax["tax"] == 0 and tax["tax_ci"] == [0, 0]
+    assert tax["tax"] == 0 and tax["tax_boot_ci"] == [0, 0] and tax["mcnemar"]["p_value"] == 1
+    assert tax["tax_ci"][0] == -tax["tax_ci"][1] < 0  # no discordant pair seen: the interval is the 1/n floor
     fingerprints = {c["name"]: c["model"] for c in payload["run"]["configs"]}
     assert fingerprints == {"reference": MODEL, "aligned": f"hf:{folder}"}
 
