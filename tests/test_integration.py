@@ -63,6 +63,8 @@ def test_run_show_and_stored_prompts(tmp_path):
     ran = altax("run", "--config", str(experiment), "--results-dir", str(results))
     assert ran.returncode == 0, ran.stderr
     assert "Capability tax" in ran.stdout and "Tax per category" in ran.stdout
+    report = next(results.glob("*/report.html"))
+    assert f"report: {report}" in ran.stdout.replace("\n", "")
     payload = json.loads(next(results.glob("*/results.json")).read_text())
     configs = payload["results"]["configs"]
     assert list(configs) == ["plain", "guarded"]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import ResultsDir, app, console, friendly, settings
+from alignment_tax.cli.reporting import write_run_report
 from alignment_tax.cli.stats import ClusterBy, WorkloadFile
 
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
@@ -25,6 +26,7 @@ def _execute(experiment, run_settings) -> None:
         output = run_experiment(experiment, run_settings, progress)
     print_results(console, json.loads(output.results_path.read_text()))
     console.print(f"results: {output.results_path}", highlight=False)
+    console.print(f"report: {write_run_report(run_settings, output.results_path)}", highlight=False)
 
 
 @app.command()
