@@ -1,4 +1,4 @@
-"""`altax show`, `altax runs` and `altax judge`: work with stored runs without calling a model."""
+"""`altax show` and `altax runs`: work with stored runs without calling a model."""
 
 from __future__ import annotations
 
@@ -41,29 +41,6 @@ def show(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
         print_results(console, payload)
-
-
-@app.command()
-@friendly
-def judge(
-    run_id: RunId = "latest",
-    detector: Detector = "lexical",
-    rejudge: Annotated[bool, typer.Option(help="Judge again answers already judged.")] = False,
-    results_dir: ResultsDir = None,
-) -> None:
-    """Judge (or re-judge) a stored run's answers with a refusal detector; no model is called."""
-    from alignment_tax.judge.stage import judge_run
-
-    store = open_store(settings(results_dir).store_path)
-    try:
-        info = store.run(run_id)
-        count = judge_run(store, info.run_id, detector, rejudge=rejudge)
-    finally:
-        store.close()
-    console.print(
-        f"judged {count} answers of run {info.run_id} with {detector}; "
-        f"`altax show {info.run_id} --detector {detector}` prints the results"
-    )
 
 
 @app.command()

@@ -34,7 +34,12 @@ def judge_run(
     pairs = sorted((key, item_id) for key, item_id in todo if key in texts)
     if not pairs:
         return 0
-    judgments = judge_many([items[i] for _, i in pairs], [texts[k].text for k, _ in pairs], get_detector(detector))
+    judgments = judge_many(
+        [items[i] for _, i in pairs],
+        [texts[k].text for k, _ in pairs],
+        get_detector(detector),
+        [texts[k].finish_reason for k, _ in pairs],
+    )
     store.put_judgments(
         name,
         [

@@ -149,18 +149,21 @@ class HFBackend:
             if ids:
                 first_ids.setdefault(ids[0], self.tokenizer.decode([ids[0]]))
         columns = torch.tensor(list(first_ids))
-        model, out = self.model, []
-        for start in range(0, len(prompts), batch_size):
+        model, out = self.model, [{} for _ in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # batches of like length pad little
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
             encoded = self.tokenizer(
-                list(prompts[start : start + batch_size]),
+                [prompts[i] for i in chosen],
                 return_tensors="pt",
                 padding=True,
                 add_special_tokens=not self._template,
             ).to(model.device)
             with torch.inference_mode():
                 logits = model(**encoded).logits[:, -1, :].float()
-            chosen = torch.log_softmax(logits, dim=-1)[:, columns.to(model.device)].cpu()
-            out += [dict(zip(first_ids.values(), row.tolist(), strict=True)) for row in chosen]
+            rows = torch.log_softmax(logits, dim=-1)[:, columns.to(model.device)].cpu()
+            for i, row in zip(chosen, rows, strict=True):
+                out[i] = dict(zip(first_ids.values(), row.tolist(), strict=True))
         return out
 
     def loglikelihood(self, pairs: Sequence[tuple[str, str]], batch_size: int = 8) -> list[float]:

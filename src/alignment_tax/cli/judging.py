@@ -1,0 +1,187 @@
+"""`altax judge`: re-judge a stored run, audit a detector against people, label refusals in any CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.errors import AltaxError
+from alignment_tax.judge.refusal import DEFAULT_DETECTOR
+
+Detector = Annotated[str, typer.Option(help="Refusal detector: lexical, embedding, ensemble, llm-judge[:SPEC].")]
+
+
+class _JudgeGroup(TyperGroup):
+    """`altax judge [RUN]` judges a run; `altax judge audit|refusals|probe ...` are subcommands."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+judge_app = typer.Typer(
+    cls=_JudgeGroup,
+    help="`altax judge [RUN] [--detector NAME] [--rejudge]` judges a stored run without calling a model; "
+    "the commands below audit detectors, label CSV files and probe refusals without generating.",
+)
+app.add_typer(judge_app, name="judge")
+
+
+@judge_app.command("run", hidden=True)
+@friendly
+def judge_stored(
+    run_id: RunId = "latest",
+    detector: Detector = DEFAULT_DETECTOR,
+    rejudge: Annotated[bool, typer.Option(help="Judge again answers already judged.")] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Judge (or re-judge) a stored run's answers with a refusal detector; no model is called."""
+    from alignment_tax.judge.stage import judge_run
+
+    store = open_store(settings(results_dir).store_path)
+    try:
+        info = store.run(run_id)
+        count = judge_run(store, info.run_id, detector, rejudge=rejudge)
+    finally:
+        store.close()
+    console.print(
+        f"judged {count} answers of run {info.run_id} with {detector}; "
+        f"`altax show {info.run_id} --detector {detector}` prints the results",
+        highlight=False,
+    )
+
+
+def _pct(rate) -> str:
+    return f"{100 * rate.value:.1f}% [{100 * rate.low:.1f}, {100 * rate.high:.1f}]"
+
+
+@judge_app.command("audit")
+@friendly
+def audit(
+    run_id: RunId = "latest",
+    sample: Annotated[int, typer.Option(min=1, help="Answers to sample per configuration.")] = 50,
+    out: Annotated[Path | None, typer.Option(help="Write the labelling sheet (CSV) here.")] = None,
+    labels: Annotated[Path | None, typer.Option(help="A labelled sheet: report detector error.")] = None,
+    detector: Detector = DEFAULT_DETECTOR,
+    positive: Annotated[str, typer.Option(help="'refusal' (full refusals) or 'any' (partials too).")] = "refusal",
+    seed: Annotated[int, typer.Option(help="Seed of the sample and the bootstrap.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Sample answers for a person to label (--out), or report sensitivity, specificity and
+    Rogan-Gladen corrected refusal rates per configuration from a labelled sheet (--labels)."""
+    from alignment_tax.judge.audit import audit_report, audit_rows, read_labels, sample_rows, write_audit_csv
+    from alignment_tax.judge.stage import judge_name, judge_run
+
+    if (out is None) == (labels is None):
+        raise AltaxError("give one of --out FILE (write a sheet to label) or --labels FILE (read a labelled one)")
+    store = open_store(settings(results_dir).store_path)
+    try:
+        info = store.run(run_id)
+        judge_run(store, info.run_id, detector)
+        rows = audit_rows(store, info.run_id, judge_name(detector))
+    finally:
+        store.close()
+    if out is not None:
+        chosen = sample_rows(rows, sample, seed)
+        write_audit_csv(chosen, out)
+        console.print(f"wrote {len(chosen)} answers to {out}; fill human_label and pass it back with --labels")
+        return
+    assert labels is not None
+    table = Table("configuration", "labelled", "sensitivity", "specificity", "detector rate", "corrected rate")
+    for a in audit_report(rows, read_labels(labels), positive, seed):
+        table.add_row(
+            a.config, str(a.labelled), _pct(a.sensitivity), _pct(a.specificity), _pct(a.observed_rate),
+            _pct(a.corrected_rate),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"{detector} on run {info.run_id}; rates are of '{positive}' over all answers, 95% CIs", highlight=False
+    )
+
+
+@judge_app.command("refusals")
+@friendly
+def refusals(
+    file: Annotated[Path, typer.Argument(help="A CSV file with a response column.")],
+    column: Annotated[str, typer.Option(help="The column holding the responses.")] = "completion",
+    prompt_column: Annotated[str | None, typer.Option(help="The column holding the prompts, if any.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the labelled CSV.")] = Path("labelled.csv"),
+    detector: Detector = "ensemble",
+) -> None:
+    """Label every response in a CSV: adds refusal (refusal, partial, compliance, undetermined),
+    refusal_decided (undetermined taken at its lean), refusal_confidence and degenerate."""
+    from alignment_tax.judge.degenerate import is_degenerate
+    from alignment_tax.judge.refusal import get_detector
+
+    if not file.is_file():
+        raise AltaxError(f"no CSV file {file}")
+    with file.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    for name in (column, prompt_column):
+        if name is not None and name not in fields:
+            raise AltaxError(f"{file} has no column {name!r}; its columns: {', '.join(fields)}")
+    pairs = [(row[prompt_column] if prompt_column else "", row[column] or "") for row in rows]
+    verdicts = get_detector(detector).classify(pairs)
+    added = ["refusal", "refusal_decided", "refusal_confidence", "degenerate"]
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, [*fields, *[a for a in added if a not in fields]])
+        writer.writeheader()
+        for row, (_, text), v in zip(rows, pairs, verdicts, strict=True):
+            reason = is_degenerate(text) or ""
+            writer.writerow(row | dict(zip(added, [v.label, v.decided, f"{v.confidence:.3f}", reason], strict=True)))
+    counts = {label: sum(v.decided == label for v in verdicts) for label in ("refusal", "partial", "compliance")}
+    console.print(f"labelled {len(rows)} responses with {detector} into {out}: {counts}", highlight=False)
+
+
+@judge_app.command("probe")
+@friendly
+def probe(
+    run_id: RunId = "latest",
+    detector: Detector = DEFAULT_DETECTOR,
+    threshold: Annotated[float, typer.Option(help="Log-odds above which the probe calls a refusal.")] = 0.0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Estimate each configuration's refusal rate without generating (log-odds of refusal-opening tokens
+    at the first answer position), beside the detector's rate on the stored answers where there are any."""
+    from alignment_tax.configs.schema import Configuration
+    from alignment_tax.interventions.prompting import build_messages
+    from alignment_tax.judge.probe import agreement, probe_log_odds
+    from alignment_tax.judge.stage import judge_name, judge_run
+    from alignment_tax.models.specs import load_backend
+
+    store = open_store(settings(results_dir).store_path)
+    try:
+        info = store.run(run_id)
+        items = store.run_items(info.run_id)
+        configs = [Configuration.model_validate(c) for c in store.run_configs(info.run_id)]
+        judge_run(store, info.run_id, detector)
+        try:
+            judged = store.judged_items(info.run_id, judge_name(detector))
+        except AltaxError:
+            judged = []
+    finally:
+        store.close()
+    refused = {(j.config, j.item_id): j.outcome == "refused" for j in judged if j.sample == 0}
+    backends: dict = {}
+    table = Table("configuration", "probe rate", "mean P(refusal opening)", "detector rate", "agreement", "AUC")
+    for config in configs:
+        backend = backends.setdefault(config.model, load_backend(config.model))
+        prompts = [backend.render(build_messages(config, item)).prompt for item in items]
+        truth = [refused.get((config.name, item.id), False) for item in items]
+        a = agreement(probe_log_odds(backend, prompts), truth, threshold)
+        known = all((config.name, item.id) in refused for item in items)
+        cells = [f"{100 * a.detector_rate:.1f}%", f"{100 * a.agreement:.1f}%", f"{a.auc:.3f}"] if known else ["-"] * 3
+        table.add_row(config.name, f"{100 * a.probe_rate:.1f}%", f"{100 * a.probe_mean_probability:.1f}%", *cells)
+    console.print(table)
+    console.print(
+        f"probe threshold {threshold:g} (log-odds); detector {detector} on run {info.run_id}", highlight=False
+    )
