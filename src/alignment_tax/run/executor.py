@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from alignment_tax.models.base import Backend
+from alignment_tax.models.base import Backend, Generation
 from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import GenerationRecord, Store
 
@@ -51,24 +51,30 @@ def execute(
         if todo:
             started = time.perf_counter()
             outputs = backend.generate([p.request for p in batch])
-            seconds = (time.perf_counter() - started) / len(batch)
-            store.put_generations(
-                [
-                    GenerationRecord(
-                        p.request.key,
-                        p.model_fingerprint,
-                        p.request.prompt,
-                        p.template_hash,
-                        out.text,
-                        out.finish_reason,
-                        out.n_tokens,
-                        seconds,
-                    )
-                    for p, out in zip(batch, outputs, strict=True)
-                    if p in todo
-                ]
-            )
-            generated += len(todo)
+            count = store_batch(store, batch, outputs, time.perf_counter() - started, cached)
+            generated += count
             if progress:
-                progress(len(todo))
+                progress(count)
     return generated
+
+
+def store_batch(
+    store: Store, batch: Sequence[PlannedGeneration], outputs: Sequence[Generation], seconds: float, cached: set[str]
+) -> int:
+    """Write a finished batch's generations that were not cached, in one transaction; returns how many."""
+    records = [
+        GenerationRecord(
+            p.request.key,
+            p.model_fingerprint,
+            p.request.prompt,
+            p.template_hash,
+            out.text,
+            out.finish_reason,
+            out.n_tokens,
+            seconds / len(batch),
+        )
+        for p, out in zip(batch, outputs, strict=True)
+        if p.request.key not in cached
+    ]
+    store.put_generations(records)
+    return len(records)

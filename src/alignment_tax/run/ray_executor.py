@@ -1,0 +1,157 @@
+"""The Ray executor: batches go to actors holding one model replica each; the driver stores results as they return."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from alignment_tax.errors import AltaxError
+from alignment_tax.models.base import Backend
+from alignment_tax.run.executor import Progress, execute, make_batches, store_batch
+from alignment_tax.run.planner import PlannedGeneration
+from alignment_tax.store import Store
+
+Executor = Callable[..., int]
+"""``execute``'s signature: (backend, planned, store, *, batch_size, fresh, progress) -> generated count."""
+IN_FLIGHT = 2
+"""Batches queued per replica, so a replica never waits for the driver between batches."""
+
+
+class Replica:
+    """A Ray actor body: one loaded backend that generates batches."""
+
+    def __init__(self, spec: str):
+        from alignment_tax.models.specs import load_backend
+
+        self.backend = load_backend(spec)
+
+    def fingerprint(self) -> str:
+        return self.backend.fingerprint
+
+    def generate(self, requests):
+        started = time.perf_counter()
+        outputs = self.backend.generate(requests)
+        return outputs, time.perf_counter() - started
+
+
+class RayExecutor:
+    """Runs on the Ray cluster at ``address`` (a new local one when None). One replica per CPU the
+    cluster has (or per GPU, each asking for one, when it has GPUs), up to ``replicas``; replicas are
+    kept per model spec until ``close``."""
+
+    def __init__(self, address: str | None, replicas: int | None = None):
+        host = address.rpartition(":")[0] if address else "127.0.0.1"
+        if host in ("127.0.0.1", "localhost"):
+            # Ray swaps loopback for the machine's outward address unless told it is not clustering beyond it.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        try:
+            import ray
+        except ImportError:
+            raise AltaxError("the Ray executor needs ray: pip install 'alignment-tax[ray]'") from None
+        self._ray = ray
+        if address:
+            _check_reachable(address)
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise AltaxError(
+                f"cannot join the Ray cluster at {address}: {str(error).splitlines()[0]}; "
+                "start one with `ray start --head` or fix the address"
+            ) from None
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        self._options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+        available = gpus or max(1, int(resources.get("CPU", 1)))
+        self.replicas = min(replicas or available, available)
+        self._pools: dict[str, list] = {}
+
+    def _pool(self, backend: Backend) -> list:
+        if backend.spec not in self._pools:
+            actor = self._ray.remote(**self._options)(Replica)
+            pool = [actor.remote(backend.spec) for _ in range(self.replicas)]
+            found = set(self._get([a.fingerprint.remote() for a in pool]))
+            if found != {backend.fingerprint}:
+                raise AltaxError(
+                    f"Ray workers load {backend.spec} as {', '.join(sorted(found))}, not {backend.fingerprint}: "
+                    "give every node the same model files and package versions"
+                )
+            self._pools[backend.spec] = pool
+        return self._pools[backend.spec]
+
+    def _get(self, refs):
+        try:
+            return self._ray.get(refs)
+        except self._ray.exceptions.RayTaskError as error:
+            cause = error.as_instanceof_cause()
+            if isinstance(cause, AltaxError):
+                raise AltaxError(str(cause).splitlines()[-1]) from None
+            raise
+        except self._ray.exceptions.RayActorError as error:
+            raise AltaxError(f"a Ray replica died ({type(error).__name__}); run again to resume") from None
+
+    def __call__(
+        self,
+        backend: Backend,
+        planned: Sequence[PlannedGeneration],
+        store: Store,
+        *,
+        batch_size: int = 16,
+        fresh: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
+        """Like the local ``execute``: the same batches (so the same tokens), each written as it returns."""
+        batches = make_batches(backend, planned, batch_size)
+        cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
+        todo = [batch for batch in batches if any(p.request.key not in cached for p in batch)]
+        if not todo:
+            return 0
+        pool, waiting, running, generated = self._pool(backend), list(reversed(todo)), {}, 0
+        idle = [actor for actor in pool for _ in range(IN_FLIGHT)]
+        while waiting or running:
+            while waiting and idle:
+                actor, batch = idle.pop(), waiting.pop()
+                running[actor.generate.remote([p.request for p in batch])] = (actor, batch)
+            (done,), _ = self._ray.wait(list(running), num_returns=1)
+            actor, batch = running.pop(done)
+            idle.append(actor)
+            outputs, seconds = self._get(done)
+            count = store_batch(store, batch, outputs, seconds, cached)
+            generated += count
+            if progress:
+                progress(count)
+        return generated
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            for actor in pool:
+                self._ray.kill(actor)
+        self._ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError):
+        raise AltaxError(
+            f"cannot reach the Ray cluster at {address}: start one with `ray start --head` or fix HOST:PORT"
+        ) from None
+
+
+@contextlib.contextmanager
+def open_executor(name: str) -> Iterator[Executor]:
+    """The executor ``local`` or ``ray[:ADDRESS]`` names, closed (Ray actors released) on exit."""
+    kind, _, address = name.partition(":")
+    if kind == "local" and not address:
+        yield execute
+        return
+    if kind != "ray":
+        raise AltaxError(f"unknown executor {name!r}: use local, ray (a new local cluster) or ray:HOST:PORT")
+    executor = RayExecutor(address or None)
+    try:
+        yield executor
+    finally:
+        executor.close()
