@@ -115,3 +115,25 @@ def test_served_model_killed_mid_run_then_resumed(tmp_path):
     for path in results.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_served_log_likelihood_matches_the_model(monkeypatch):
+    from alignment_tax.errors import AltaxError
+    from alignment_tax.models.specs import load_backend
+
+    monkeypatch.setenv("SERVE_KEY", SECRET)
+    port = free_port()
+    server = start_server(port)
+    try:
+        url = f"http://127.0.0.1:{port}/v1?key_env=SERVE_KEY"
+        remote = load_backend(f"openai:{SERVED}@{url}&endpoint=completions")
+        question = "Question: What is the capital of France?\nAnswer:"
+        pairs = [(question, " Paris"), (question, " Rome"), (question, " a city in Europe")]
+        scores = remote.loglikelihood(pairs)
+        with pytest.raises(AltaxError, match="endpoint=completions"):
+            load_backend(f"openai:{SERVED}@{url}").loglikelihood(pairs)
+    finally:
+        server.kill()
+        server.wait()
+    assert scores == pytest.approx(load_backend(SERVED).loglikelihood(pairs), abs=1e-3)
+    assert scores[0] > scores[1]

@@ -197,6 +197,20 @@ class HFBackend:
             out += [float(scores[row, -n:].sum()) for row, (_, n) in enumerate(rows)]
         return out
 
+    def token_logprobs(self, text: str) -> list[tuple[str, int, float | None]]:
+        """Each token of ``text`` as (token text, character offset, log-probability given the tokens before
+        it; None for the first): what an OpenAI-style server returns for ``echo`` with ``logprobs``."""
+        import torch
+
+        encoded = self.tokenizer(text, add_special_tokens=not self._template, return_offsets_mapping=True)
+        ids = encoded["input_ids"]
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([ids], device=self.model.device)).logits[0, :-1].float()
+        scores = torch.log_softmax(logits, dim=-1).gather(-1, torch.tensor(ids[1:], device=logits.device)[:, None])
+        values = [None, *scores[:, 0].cpu().tolist()]
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        return [(t, start, v) for t, (start, _), v in zip(tokens, encoded["offset_mapping"], values, strict=True)]
+
     def _finish(self, decoded: Decoded, request: GenerationRequest) -> Generation:
         text = self.tokenizer.decode(decoded.tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in request.stop if s in text), default=-1)

@@ -150,18 +150,21 @@ class OpenAIBackend:
         return len(prompt)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        return asyncio.run(self._generate_all(requests))
+        path = "/chat/completions" if self.options.endpoint == "chat" else "/completions"
+        answers = asyncio.run(self._post_all([self._body(r) for r in requests], path))
+        return [self._parse(data, request) for data, request in zip(answers, requests, strict=True)]
 
-    async def _generate_all(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    async def _post_all(self, bodies: Sequence[dict], path: str) -> list[dict]:
+        """POST every body, at most ``concurrency`` at once; answers in order."""
         limit = asyncio.Semaphore(self.options.concurrency)
         timeout = httpx.Timeout(self.options.timeout)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers()) as client:
 
-            async def one(request: GenerationRequest) -> Generation:
+            async def one(body: dict) -> dict:
                 async with limit:
-                    return self._parse(await self._post(client, self._body(request)), request)
+                    return await self._post(client, body, path)
 
-            return list(await asyncio.gather(*(one(r) for r in requests)))
+            return list(await asyncio.gather(*(one(body) for body in bodies)))
 
     def _body(self, request: GenerationRequest) -> dict:
         body: dict = {
@@ -178,10 +181,9 @@ class OpenAIBackend:
             body["prompt"] = request.prompt
         return body
 
-    async def _post(self, client: httpx.AsyncClient, body: dict, path: str | None = None) -> dict:
+    async def _post(self, client: httpx.AsyncClient, body: dict, path: str) -> dict:
         """POST with retries on 429, 5xx, timeouts and dropped connections; waits Retry-After when given,
         else an exponential backoff with full jitter."""
-        path = path or ("/chat/completions" if self.options.endpoint == "chat" else "/completions")
         tries = self.options.retries + 1
         for attempt in range(tries):
             wait = None
@@ -207,6 +209,26 @@ class OpenAIBackend:
             f"the server at {self.base_url} failed {tries} tries: {problem}. Finished batches are stored; "
             "check the server and run again to resume"
         )
+
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Summed log-probability of each continuation, from the server's log-probabilities of the joined text
+        (``/completions`` with ``echo`` and ``max_tokens`` 0, as vLLM and ``altax serve`` answer): the tokens
+        that start at or after the continuation's first character count."""
+        if self.options.endpoint != "completions":
+            raise AltaxError(f"log-likelihood scoring over a server needs ?endpoint=completions in {self.spec}")
+        bodies = [
+            {"model": self.model_name, "prompt": p + c, "max_tokens": 0, "echo": True, "logprobs": 0, "temperature": 0}
+            for p, c in pairs
+        ]
+        out = []
+        for data, (prompt, _) in zip(asyncio.run(self._post_all(bodies, "/completions")), pairs, strict=True):
+            logprobs = data["choices"][0].get("logprobs") or {}
+            scored = zip(logprobs.get("text_offset", []), logprobs.get("token_logprobs", []), strict=True)
+            values = [value for offset, value in scored if offset >= len(prompt)]
+            if not values or None in values:
+                raise AltaxError(f"the server at {self.base_url} returned no prompt log-probabilities (echo)")
+            out.append(float(sum(values)))
+        return out
 
     def _parse(self, data: dict, request: GenerationRequest) -> Generation:
         choice = data["choices"][0]

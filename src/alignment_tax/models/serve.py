@@ -120,6 +120,8 @@ class Service:
             prompt, stop = rendered.prompt, list(dict.fromkeys([*rendered.stop, *stop]))
         else:
             prompt = body["prompt"]
+            if body.get("echo"):
+                return self._echo(prompt, body)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 128)
         temperature, seed = float(body.get("temperature") or 0.0), int(body.get("seed") or 0)
         out = self.batcher.submit(prompt, max_tokens, stop, temperature, seed)
@@ -129,6 +131,18 @@ class Service:
         return _completion(
             self.name, self.backend.fingerprint, kind, choice, self.backend.prompt_length(prompt), out.n_tokens
         )
+
+    def _echo(self, prompt: str, body: dict) -> dict:
+        """The prompt's own token log-probabilities (``echo`` with ``max_tokens`` 0), as log-likelihood clients ask."""
+        if body.get("max_tokens") != 0 or body.get("logprobs") is None:
+            raise _BadRequest("echo is supported with max_tokens 0 and logprobs set")
+        score = getattr(self.backend, "token_logprobs", None)
+        if score is None:
+            raise _BadRequest(f"{self.backend.spec} gives no log-probabilities")
+        tokens, offsets, values = zip(*score(prompt), strict=True)
+        logprobs = {"tokens": list(tokens), "text_offset": list(offsets), "token_logprobs": list(values)}
+        choice = {"text": prompt, "logprobs": logprobs, "finish_reason": "length"}
+        return _completion(self.name, self.backend.fingerprint, "text_completion", choice, len(tokens), 0)
 
 
 class _Handler(BaseHTTPRequestHandler):
