@@ -26,6 +26,7 @@ _BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "builtin": ("alignment_tax.models.builtin", "load_builtin", None),
     "hf": ("alignment_tax.models.hf", "load_hf", None),
     "openai": ("alignment_tax.models.openai_compat", "load_openai", "openai"),
+    "llamacpp": ("alignment_tax.models.llamacpp", "load_llamacpp", "llamacpp"),
 }
 
 

@@ -42,7 +42,7 @@ def score_choices(
         if not isinstance(backend, ScoresContinuations):
             raise AltaxError(
                 f"{config.model} gives no log-probabilities (configuration {config.name!r}); "
-                "log-likelihood scoring needs a builtin: or hf: model"
+                "log-likelihood scoring needs a builtin:, hf: or openai:...?endpoint=completions model"
             )
         pairs, spans = [], []
         for item in chosen:
