@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from alignment_tax.judge.refusal import get_detector
+from alignment_tax.judge.detectors import get_detector
 from alignment_tax.judge.train import DATA_DIR, load_split
 
 DETECTORS = ("lexical", "embedding", "ensemble")

@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.detectors import DETECTORS, get_detector
 from alignment_tax.judge.embedding import Head, features
 from alignment_tax.judge.llm_judge import parse_verdict
 from alignment_tax.judge.metrics import accuracy
 from alignment_tax.judge.outcome import judge, judge_many
 from alignment_tax.judge.refusal import (
-    DETECTORS,
     LEXICAL_FEATURES,
     LexicalDetector,
     RefusalVerdict,
-    get_detector,
     lexical_features,
     provider_verdict,
 )

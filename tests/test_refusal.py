@@ -6,7 +6,8 @@ import pytest
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.degenerate import is_degenerate
-from alignment_tax.judge.refusal import DETECTORS, LexicalDetector, RefusalDetector, get_detector
+from alignment_tax.judge.detectors import DETECTORS, get_detector
+from alignment_tax.judge.refusal import LexicalDetector, RefusalDetector
 
 
 def label(response: str) -> str:

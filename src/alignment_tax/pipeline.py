@@ -15,7 +15,7 @@ from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.analysis.rows import Cluster
 from alignment_tax.configs.schema import Experiment
-from alignment_tax.judge.refusal import get_detector
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.run.executor import execute
@@ -35,7 +35,7 @@ class Settings:
     results_dir: Path = field(default_factory=lambda: Path(os.environ.get("ALTAX_RESULTS_DIR", "altax-results")))
     fresh: bool = False
     batch_size: int = 16
-    detector: str = "lexical"
+    detector: str = DEFAULT_DETECTOR
     n_boot: int = 2000
     seed: int = 0
     cluster: Cluster = "group"
@@ -87,7 +87,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     items, stops = _draw(experiment, select_items(suite.items, experiment.limit))
     for config in experiment.configs:
         parse_spec(config.model)
-    get_detector(settings.detector)
+    check_detector(settings.detector)
     store = Store(settings.store_path)
     try:
         specs = list(dict.fromkeys(c.model for c in experiment.configs))

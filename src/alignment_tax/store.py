@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -151,6 +152,11 @@ class Store:
         rows = self._db.execute("SELECT item FROM run_items WHERE run_id=? ORDER BY position", (run_id,))
         return [Item.model_validate_json(r[0]) for r in rows]
 
+    def run_item_hashes(self, run_id: str) -> dict[str, str]:
+        """Item id -> the content hash recorded when the run was created (judgments are keyed by it)."""
+        rows = self._db.execute("SELECT item_id, item_hash FROM run_items WHERE run_id=?", (run_id,))
+        return dict(rows.fetchall())
+
     def run_configs(self, run_id: str) -> list[dict]:
         rows = self._db.execute("SELECT config FROM run_configs WHERE run_id=? ORDER BY rowid", (run_id,))
         return [json.loads(r[0]) for r in rows]
@@ -252,7 +258,7 @@ class Store:
 
 
 def item_hash(item: Item) -> str:
-    """Hash of an item's content: a judgment holds only for the exact item it judged."""
-    import hashlib
+    """Hash of an item's content: a judgment holds only for the exact item it judged.
 
-    return hashlib.sha256(item.model_dump_json().encode()).hexdigest()[:16]
+    Unset optional fields are left out, so adding an optional field to the schema keeps old hashes."""
+    return hashlib.sha256(item.model_dump_json(exclude_none=True).encode()).hexdigest()[:16]

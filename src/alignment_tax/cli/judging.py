@@ -10,11 +10,9 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
 from alignment_tax.errors import AltaxError
-from alignment_tax.judge.refusal import DEFAULT_DETECTOR
-
-Detector = Annotated[str, typer.Option(help="Refusal detector: lexical, embedding, ensemble, llm-judge[:SPEC].")]
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 class _JudgeGroup(TyperGroup):
@@ -118,7 +116,7 @@ def refusals(
     """Label every response in a CSV: adds refusal (refusal, partial, compliance, undetermined),
     refusal_decided (undetermined taken at its lean), refusal_confidence and degenerate."""
     from alignment_tax.judge.degenerate import is_degenerate
-    from alignment_tax.judge.refusal import get_detector
+    from alignment_tax.judge.detectors import get_detector
 
     if not file.is_file():
         raise AltaxError(f"no CSV file {file}")

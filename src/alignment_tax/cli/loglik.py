@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 @app.command()
@@ -17,7 +18,7 @@ from alignment_tax.errors import AltaxError
 def loglik(
     run_id: RunId = "latest",
     target: Annotated[str, typer.Option(help="Score each choice's letter, or its text (per-character).")] = "letter",
-    detector: Annotated[str, typer.Option(help="Refusal detector whose judgments are compared.")] = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:
     """Log-likelihood accuracy against generation accuracy on a run's multiple-choice items, per configuration,

@@ -10,9 +10,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
-
-Detector = Annotated[str, typer.Option(help="Refusal detector whose judgments are reported.")]
+from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 def write_run_report(run_settings, results_path: Path, out: Path | None = None) -> Path:
@@ -32,7 +31,7 @@ def write_run_report(run_settings, results_path: Path, out: Path | None = None) 
 def report(
     run_id: RunId = "latest",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file [default: RUN/report.html]")] = None,
-    detector: Detector = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:
     """Write one self-contained HTML report of a stored run (opens offline in any browser)."""
@@ -53,7 +52,7 @@ def export(
     run_id: RunId = "latest",
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File [default: RUN/items.FORMAT]")] = None,
-    detector: Detector = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:
     """Export every judged answer of a run (item, configuration, outcome, flip, prompt, response)."""
@@ -84,7 +83,7 @@ def _change(change) -> str:
 def diff(
     run_a: Annotated[str, typer.Argument(help="The earlier run (id, prefix or 'latest').")],
     run_b: Annotated[str, typer.Argument(help="The later run.")],
-    detector: Detector = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:
     """Compare two runs of one suite: per configuration, accuracy, coverage and over-refusal changes (paired

@@ -10,17 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
 from alignment_tax.cli.stats import ClusterBy, WorkloadFile
-
-Detector = Annotated[str, typer.Option(help="Refusal detector.")]
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 @app.command()
 @friendly
 def show(
     run_id: RunId = "latest",
-    detector: Detector = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON.")] = False,
     workload: WorkloadFile = None,
     cluster: ClusterBy = "group",

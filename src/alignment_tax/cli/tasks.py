@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from alignment_tax.cli.app import ResultsDir, app, console, friendly, settings
+from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, settings
 from alignment_tax.cli.reporting import write_run_report
 from alignment_tax.cli.stats import ClusterBy, WorkloadFile
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
@@ -37,7 +38,7 @@ def run(
     limit: Limit = None,
     fresh: Fresh = False,
     batch_size: BatchSize = 16,
-    detector: Annotated[str, typer.Option(help="Refusal detector.")] = "lexical",
+    detector: Detector = DEFAULT_DETECTOR,
     target_ci: Annotated[
         float | None,
         typer.Option(help="Draw items in chunks until every tax CI half-width is at most W points.", min=0.01),

@@ -1,21 +1,16 @@
-"""Refusal detectors: verdict words, the batched interface, provider signals, the lexical layer, the registry."""
+"""Refusal detectors: verdict words, the batched interface, provider signals and the lexical layer."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
-
-from alignment_tax.errors import AltaxError
 
 Decided = Literal["refusal", "partial", "compliance"]
 RefusalLabel = Literal["refusal", "partial", "compliance", "undetermined"]
 DECIDED: tuple[Decided, ...] = ("refusal", "partial", "compliance")
-DEFAULT_DETECTOR = "lexical"
-"""The detector runs use. The ensemble beats the lexical layer on the held-out split but over-calls
-refusals on the embedded model's short declarative answers, so it is not the default yet (docs/refusal.md)."""
 
 
 @dataclass(frozen=True)
@@ -270,44 +265,3 @@ def lexical_features(response: str, verdict: RefusalVerdict | None = None) -> li
         float(bool(_VAGUE.search(response))),
         float(bool(_OFFER.search(response))),
     ]
-
-
-def _embedding() -> RefusalDetector:
-    from alignment_tax.judge.embedding import EmbeddingDetector
-
-    return EmbeddingDetector()
-
-
-def _ensemble() -> RefusalDetector:
-    from alignment_tax.judge.ensemble import EnsembleDetector
-
-    return EnsembleDetector()
-
-
-def _llm_judge(spec: str | None = None) -> RefusalDetector:
-    from alignment_tax.judge.llm_judge import LLMJudgeDetector
-
-    return LLMJudgeDetector(spec)
-
-
-DETECTORS: dict[str, Callable[[], RefusalDetector]] = {
-    "lexical": LexicalDetector,
-    "embedding": _embedding,
-    "ensemble": _ensemble,
-    "llm-judge": _llm_judge,
-}
-"""Detectors by name; learned ones import their dependencies only when made.
-``llm-judge:MODEL_SPEC`` picks the judge model (see docs/refusal.md)."""
-
-
-def get_detector(name: str) -> RefusalDetector:
-    """A fresh detector by registry name (``llm-judge:SPEC`` names a judge model)."""
-    base, _, spec = name.partition(":")
-    if base == "llm-judge" and spec:
-        return _llm_judge(spec)
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        known = ", ".join(sorted(DETECTORS))
-        raise AltaxError(f"unknown refusal detector {name!r}; known detectors: {known}") from None
-    return factory()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.outcome import judge_many
-from alignment_tax.judge.refusal import get_detector
-from alignment_tax.store import Store, item_hash
+from alignment_tax.store import Store
 
 SCORERS_VERSION = "scorers-v1"
 
@@ -19,7 +19,7 @@ def judge_name(detector: str) -> str:
 def judge_run(
     store: Store,
     run_id: str,
-    detector: str = "lexical",
+    detector: str = DEFAULT_DETECTOR,
     *,
     rejudge: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -27,7 +27,7 @@ def judge_run(
     """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged."""
     name = judge_name(detector)
     items = {item.id: item for item in store.run_items(run_id)}
-    hashes = {item_id: item_hash(item) for item_id, item in items.items()}
+    hashes = store.run_item_hashes(run_id)
     done = set() if rejudge else store.judged_keys(name)
     todo = {(r.key, r.item_id) for r in store.run_requests(run_id) if (r.key, hashes[r.item_id]) not in done}
     texts = store.generations(key for key, _ in todo)
