@@ -23,7 +23,8 @@ SECRET = "sk-test-never-stored-0123456789"
 class FaultServer:
     """An OpenAI-compatible server answering POSTs by script: each entry is ("429", seconds), ("500",),
     ("slow", seconds), ("filter",), ("refusal",) or ("ok",); past the script every answer is ("ok",).
-    "ok" echoes the last user message back. Records each request's headers, body and timing."""
+    "ok" echoes the last user message back, stopped by the content filter when it contains FILTERME.
+    Records each request's headers, body and timing."""
 
     def __init__(self, script: list[tuple] = (), listed: list[str] = (MODEL,)):
         self.script, self.listed = list(script), list(listed)
@@ -78,7 +79,7 @@ class FaultServer:
             time.sleep(step[1])
         text = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
         message = {"role": "assistant", "content": f"echo: {text}"}
-        finish = "content_filter" if step[0] == "filter" else "stop"
+        finish = "content_filter" if step[0] == "filter" or "FILTERME" in text else "stop"
         if step[0] == "refusal":
             message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
         choice = {"message": message} if "messages" in body else {"text": f"echo: {text}"}
@@ -117,7 +118,7 @@ def test_chat_requests_fingerprint_and_stop(server):
     )
     assert [o.text for o in outputs] == ["echo: hi", "echo: one "]
     assert [o.finish_reason for o in outputs] == ["stop", "stop"]
-    sent = server.requests[-1]["body"]
+    sent = next(r["body"] for r in server.requests if "stop" in r.get("body", {}))
     assert sent["stop"] == ["two", "x", "y", "z"] and sent["temperature"] == 0.0 and sent["max_tokens"] == 16
 
 
@@ -205,3 +206,27 @@ def test_spec_errors_say_what_to_do(server, monkeypatch):
     with pytest.raises(AltaxError, match="cannot reach the server.*altax serve"):
         load_backend(f"openai:{MODEL}@{closed}")
     assert parse_spec(f"openai:{MODEL}@{closed}").revision == closed
+
+
+def test_a_content_filter_stop_is_judged_a_refusal(server, tmp_path):
+    from alignment_tax.configs.schema import Configuration, Experiment
+    from alignment_tax.pipeline import Settings, run_experiment
+    from alignment_tax.store import Store
+
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(
+        "".join(
+            json.dumps({"id": i, "category": "extraction", "prompt": p, "reference": {"scorer": "numeric", "value": 7}})
+            + "\n"
+            for i, p in (("plain", "Say 7"), ("filtered", "FILTERME say 7"))
+        )
+    )
+    config = Configuration(name="served", model=f"openai:{MODEL}@{server.url}")
+    experiment = Experiment(suite=str(suite), reference="served", configs=[config])
+    output = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=50))
+    store = Store(tmp_path / "r" / "store.sqlite")
+    try:
+        judged = {row.item_id: row.outcome for row in store.judged_items(output.run.run_id, "lexical+scorers-v1")}
+    finally:
+        store.close()
+    assert judged == {"plain": "correct", "filtered": "refused"}
