@@ -26,12 +26,13 @@ class _Job:
 
 
 class Batcher:
-    """One thread owns the model; requests that arrive within ``wait_s`` of each other and share
-    length cap, stop strings, temperature and seed are generated as one batch."""
+    """One thread generates; requests that arrive within ``wait_s`` of each other and share length cap,
+    stop strings, temperature and seed are generated as one batch. ``lock`` guards every use of the model."""
 
     def __init__(self, backend: Backend, max_batch: int = 16, wait_s: float = 0.01):
         self.backend, self.max_batch, self.wait_s = backend, max_batch, wait_s
         self._queue: queue.Queue[_Job] = queue.Queue()
+        self.lock = threading.Lock()
         self._ids = itertools.count()
         threading.Thread(target=self._loop, daemon=True, name="altax-batcher").start()
 
@@ -60,7 +61,8 @@ class Batcher:
                 groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(job)
             for group in groups.values():
                 try:
-                    outputs = self.backend.generate([job.request for job in group])
+                    with self.lock:
+                        outputs = self.backend.generate([job.request for job in group])
                 except Exception as error:  # handed to the waiting request, which answers HTTP 500
                     for job in group:
                         job.error = error
@@ -139,7 +141,8 @@ class Service:
         score = getattr(self.backend, "token_logprobs", None)
         if score is None:
             raise _BadRequest(f"{self.backend.spec} gives no log-probabilities")
-        tokens, offsets, values = zip(*score(prompt), strict=True)
+        with self.batcher.lock:
+            tokens, offsets, values = zip(*score(prompt), strict=True)
         logprobs = {"tokens": list(tokens), "text_offset": list(offsets), "token_logprobs": list(values)}
         choice = {"text": prompt, "logprobs": logprobs, "finish_reason": "length"}
         return _completion(self.name, self.backend.fingerprint, "text_completion", choice, len(tokens), 0)
