@@ -74,3 +74,31 @@ def test_unknown_executor_and_unreachable_cluster():
         pass
     with pytest.raises(AltaxError, match="cannot reach the Ray cluster"), open_executor("ray:127.0.0.1:1"):
         pass
+
+
+def test_run_experiment_with_the_ray_executor_matches_local(cluster, tmp_path):
+    import json
+
+    from alignment_tax.configs.schema import Experiment
+    from alignment_tax.pipeline import Settings, run_experiment
+
+    suite = tmp_path / "suite.jsonl"
+    rows = [
+        {"id": f"q{i}", "category": "factual_recall", "prompt": q, "reference": {"scorer": "exact", "answers": ["4"]}}
+        for i, q in enumerate(QUESTIONS[2:])
+    ]
+    suite.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    experiment = Experiment(
+        suite=str(suite),
+        reference="plain",
+        configs=[Configuration(name="plain", model=MODEL)],
+        decoding=Decoding(max_new_tokens={"factual_recall": 8}),
+    )
+    outputs = {
+        name: run_experiment(experiment, Settings(results_dir=tmp_path / name, n_boot=50, executor=executor))
+        for name, executor in (("local", "local"), ("ray", f"ray:{cluster.address}"))
+    }
+    stores = {name: Store(tmp_path / name / "store.sqlite") for name in outputs}
+    keys = [r.key for r in stores["local"].run_requests(outputs["local"].run.run_id)]
+    assert generations(stores["ray"], keys) == generations(stores["local"], keys) != {}
+    assert outputs["ray"].results == outputs["local"].results

@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from alignment_tax.configs.schema import Experiment
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.specs import load_backend, parse_spec
-from alignment_tax.run.executor import execute
 from alignment_tax.run.planner import plan
+from alignment_tax.run.ray_executor import open_executor
 from alignment_tax.store import RunInfo, Store
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.schema import Item
@@ -40,6 +41,8 @@ class Settings:
     seed: int = 0
     cluster: Cluster = "group"
     workload: Path | None = None
+    executor: str = "local"
+    """``local``, or ``ray[:HOST:PORT]`` to generate on Ray actors (run/ray_executor.py)."""
 
     @property
     def store_path(self) -> Path:
@@ -89,7 +92,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
         parse_spec(config.model)
     check_detector(settings.detector)
     store = Store(settings.store_path)
-    try:
+    with closing(store), open_executor(settings.executor) as execute:
         specs = list(dict.fromkeys(c.model for c in experiment.configs))
         loaded = progress("load models", len(specs)) if progress else None
         backends = {}
@@ -136,8 +139,6 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
                 break
         store.set_status(info.run_id, "complete")
         return analyse(store, info.run_id, settings)
-    finally:
-        store.close()
 
 
 def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:

@@ -46,6 +46,9 @@ def run(
     chunk_size: Annotated[int | None, typer.Option(help="Items drawn per look with --target-ci.", min=1)] = None,
     workload: WorkloadFile = None,
     cluster: ClusterBy = "group",
+    executor: Annotated[
+        str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
+    ] = "local",
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
@@ -56,7 +59,13 @@ def run(
     updates = {k: v for k, v in options.items() if v is not None}
     experiment = parse_experiment(experiment.model_dump() | updates, str(config or "the default experiment"))
     run_settings = settings(
-        results_dir, fresh=fresh, batch_size=batch_size, detector=detector, workload=workload, cluster=cluster
+        results_dir,
+        fresh=fresh,
+        batch_size=batch_size,
+        detector=detector,
+        workload=workload,
+        cluster=cluster,
+        executor=executor,
     )
     _execute(experiment, run_settings)
 
