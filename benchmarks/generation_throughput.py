@@ -53,8 +53,8 @@ def measure(backend, requests, batch_size: int, sort: bool, early_exit: bool) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=64, help="items to generate per setting")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--items", type=int, default=32, help="items to generate per setting")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
     args = parser.parse_args()
     config = default_experiment().configs[0]
     items = list(load_suite("core").items[::7][: args.items])  # every category, suite order

@@ -7,6 +7,7 @@ shrink with the batch, which is what makes short-answer categories cheap.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -42,13 +43,15 @@ def decode_batch(
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     step_ids, mask = input_ids, attention_mask
     generator = torch.Generator(device=input_ids.device).manual_seed(seed) if temperature > 0 else None
+    # transformers 5.x renamed ``past_key_values`` to ``cache``; pass whichever this version's forward takes
+    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         for _ in range(max_new_tokens):
             logits = model(
                 input_ids=step_ids,
                 attention_mask=mask,
                 position_ids=positions,
-                past_key_values=cache,
+                **{cache_argument: cache},
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]
