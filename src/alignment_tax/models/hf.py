@@ -183,17 +183,16 @@ class HFBackend:
             width = max(len(ids) for ids, _ in rows)
             ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(i)) + i for i, _ in rows])
             mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in rows])
+            keep = max(n for _, n in rows)  # left padding puts every continuation at the end
             with torch.inference_mode():
-                logits = (
-                    model(
-                        input_ids=ids.to(model.device),
-                        attention_mask=mask.to(model.device),
-                        position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
-                    )
-                    .logits[:, :-1]
-                    .float()
-                )
-            scores = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None].to(model.device))[..., 0].cpu()
+                logits = model(
+                    input_ids=ids.to(model.device),
+                    attention_mask=mask.to(model.device),
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
+                    logits_to_keep=keep + 1,
+                ).logits[:, :-1]
+            targets = ids[:, -keep:, None].to(model.device)
+            scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets)[..., 0].cpu()
             out += [float(scores[row, -n:].sum()) for row, (_, n) in enumerate(rows)]
         return out
 
