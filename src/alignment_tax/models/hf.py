@@ -166,34 +166,36 @@ class HFBackend:
                 out[i] = dict(zip(first_ids.values(), row.tolist(), strict=True))
         return out
 
-    def loglikelihood(self, pairs: Sequence[tuple[str, str]], batch_size: int = 8) -> list[float]:
-        """Sum of the log-probabilities of each continuation's tokens after its rendered prompt (the two
-        are tokenized apart and joined, so the continuation is scored exactly as written)."""
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Sum of the log-probabilities of each continuation's tokens after its rendered prompt. Prompt and
+        continuation are tokenized apart and joined, so the continuation is scored exactly as written; each
+        distinct prompt is computed once and its cache shared by all of its continuations."""
         import torch
+        from transformers import DynamicCache
 
-        model, out = self.model, []
-        for start in range(0, len(pairs), batch_size):
-            rows = []
-            for prompt, continuation in pairs[start : start + batch_size]:
-                context = self.tokenizer(prompt, add_special_tokens=not self._template)["input_ids"]
-                target = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
-                if not target:
-                    raise ValueError(f"empty continuation after {prompt[-40:]!r}")
-                rows.append((context + target, len(target)))
-            width = max(len(ids) for ids, _ in rows)
-            ids = torch.tensor([[self.tokenizer.pad_token_id] * (width - len(i)) + i for i, _ in rows])
-            mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in rows])
-            keep = max(n for _, n in rows)  # left padding puts every continuation at the end
+        model, out = self.model, [0.0] * len(pairs)
+        groups: dict[str, list[int]] = {}
+        for i, (prompt, _) in enumerate(pairs):
+            groups.setdefault(prompt, []).append(i)
+        for prompt, members in groups.items():
+            context = self.tokenizer(prompt, add_special_tokens=not self._template)["input_ids"]
+            targets = [self.tokenizer(pairs[i][1], add_special_tokens=False)["input_ids"] for i in members]
+            if not all(targets):
+                raise ValueError(f"empty continuation after {prompt[-40:]!r}")
+            width = max(len(t) for t in targets)
+            ids = torch.tensor([t + [self.tokenizer.pad_token_id] * (width - len(t)) for t in targets])
+            cache = DynamicCache(config=model.config)
             with torch.inference_mode():
-                logits = model(
-                    input_ids=ids.to(model.device),
-                    attention_mask=mask.to(model.device),
-                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
-                    logits_to_keep=keep + 1,
-                ).logits[:, :-1]
-            targets = ids[:, -keep:, None].to(model.device)
-            scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets)[..., 0].cpu()
-            out += [float(scores[row, -n:].sum()) for row, (_, n) in enumerate(rows)]
+                first = model(input_ids=torch.tensor([context], device=model.device), past_key_values=cache).logits
+                cache.batch_repeat_interleave(len(members))
+                positions = torch.arange(len(context), len(context) + width)[None].expand(len(members), -1)
+                rest = model(
+                    input_ids=ids.to(model.device), past_key_values=cache, position_ids=positions.to(model.device)
+                ).logits
+            logits = torch.cat([first[:, -1:].expand(len(members), -1, -1), rest[:, :-1]], dim=1).float()
+            scores = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None].to(model.device))[..., 0].cpu()
+            for row, (i, target) in enumerate(zip(members, targets, strict=True)):
+                out[i] = float(scores[row, : len(target)].sum())
         return out
 
     def token_logprobs(self, text: str) -> list[tuple[str, int, float | None]]:
