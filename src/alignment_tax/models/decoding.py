@@ -20,6 +20,12 @@ class Decoded:
     stopped: bool
 
 
+def cache_kwargs(model, cache) -> dict:
+    """The KV cache as the keyword this transformers' forward takes (5.x renamed ``past_key_values``)."""
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return {name: cache}
+
+
 def decode_batch(
     model,
     input_ids,
@@ -43,15 +49,13 @@ def decode_batch(
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     step_ids, mask = input_ids, attention_mask
     generator = torch.Generator(device=input_ids.device).manual_seed(seed) if temperature > 0 else None
-    # transformers 5.x renamed ``past_key_values`` to ``cache``; pass whichever this version's forward takes
-    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         for _ in range(max_new_tokens):
             logits = model(
                 input_ids=step_ids,
                 attention_mask=mask,
                 position_ids=positions,
-                **{cache_argument: cache},
+                **cache_kwargs(model, cache),
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]

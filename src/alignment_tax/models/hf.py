@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
-from alignment_tax.models.decoding import Decoded, decode_batch
+from alignment_tax.models.decoding import Decoded, cache_kwargs, decode_batch
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
 
@@ -186,11 +186,15 @@ class HFBackend:
             ids = torch.tensor([t + [self.tokenizer.pad_token_id] * (width - len(t)) for t in targets])
             cache = DynamicCache(config=model.config)
             with torch.inference_mode():
-                first = model(input_ids=torch.tensor([context], device=model.device), past_key_values=cache).logits
+                first = model(
+                    input_ids=torch.tensor([context], device=model.device), **cache_kwargs(model, cache)
+                ).logits
                 cache.batch_repeat_interleave(len(members))
                 positions = torch.arange(len(context), len(context) + width)[None].expand(len(members), -1)
                 rest = model(
-                    input_ids=ids.to(model.device), past_key_values=cache, position_ids=positions.to(model.device)
+                    input_ids=ids.to(model.device),
+                    **cache_kwargs(model, cache),
+                    position_ids=positions.to(model.device),
                 ).logits
             logits = torch.cat([first[:, -1:].expand(len(members), -1, -1), rest[:, :-1]], dim=1).float()
             scores = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None].to(model.device))[..., 0].cpu()
