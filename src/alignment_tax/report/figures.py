@@ -48,7 +48,7 @@ def _spec(figure: go.Figure) -> dict:
 
 
 def category_figure(results: Results) -> dict | None:
-    """Grouped bars: each configuration's tax per category with its paired bootstrap 95% CI."""
+    """Grouped bars: each configuration's tax per category with its paired 95% CI (clustered t)."""
     reference = results.configs[results.reference]
     categories = list(reference.categories)
     others = [n for n, c in results.configs.items() if not c.is_reference]
