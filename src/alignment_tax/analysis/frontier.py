@@ -8,6 +8,7 @@ import moocore
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from alignment_tax.analysis.inference import resample_sums
 from alignment_tax.errors import AltaxError
 from alignment_tax.outcomes import JudgedItem
 
@@ -20,7 +21,6 @@ REFERENCE_POINT = {"tax": 100.0, "coverage": 0.0, "over_refusal": 100.0}
 IDEAL_POINT = {"tax": -100.0, "coverage": 100.0, "over_refusal": 0.0}
 """The best value each objective can take: the hypervolume share divides by the box up to this corner."""
 _KIND = {"tax": "capability", "coverage": "harmful", "over_refusal": "benign"}
-_BLOCK = 2_000_000  # resampled draws per block, which bounds memory for large suites
 
 
 class _Model(BaseModel):
@@ -88,22 +88,9 @@ def bootstrap_percent(
     items drawn with replacement, the same resample for every row (paired): an ``n_boot x rows`` array. With
     ``clusters`` (a label per item) whole clusters are drawn and the mean is over the items they bring."""
     values = np.asarray(matrix, dtype=float).T
-    if clusters is None:
-        sums, sizes = values, np.ones(len(values))
-    else:
-        _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
-        sums = np.zeros((inverse.max() + 1, values.shape[1]))
-        np.add.at(sums, inverse, values)
-        sizes = np.bincount(inverse).astype(float)
-    k = len(sizes)
-    out = np.empty((n_boot, values.shape[1]))
-    step = max(1, _BLOCK // k)
-    for start in range(0, n_boot, step):
-        size = min(step, n_boot - start)
-        picks = rng.integers(0, k, size=(size, k)) + k * np.arange(size)[:, None]
-        counts = np.bincount(picks.ravel(), minlength=size * k).reshape(size, k)
-        out[start : start + size] = 100 * (counts @ sums) / (counts @ sizes)[:, None]
-    return out
+    counted = np.column_stack([values, np.ones(len(values))])  # the last column counts the items drawn
+    sums = resample_sums(counted, n_boot, rng, clusters)
+    return 100 * sums[:, :-1] / sums[:, -1:]
 
 
 def hit(row: JudgedItem) -> bool:
