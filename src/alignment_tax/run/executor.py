@@ -43,19 +43,27 @@ def execute(
     progress: Progress | None = None,
 ) -> int:
     """Generate what the store lacks (everything with ``fresh``); returns how many were generated."""
+    todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
+    generated = 0
+    for batch in todo:
+        started = time.perf_counter()
+        outputs = backend.generate([p.request for p in batch])
+        count = store_batch(store, batch, outputs, time.perf_counter() - started, cached)
+        generated += count
+        if progress:
+            progress(count)
+    return generated
+
+
+def pending_batches(
+    backend: Backend, planned: Sequence[PlannedGeneration], store: Store, batch_size: int, fresh: bool
+) -> tuple[list[list[PlannedGeneration]], set[str]]:
+    """The planned batches holding at least one generation the store lacks, and the cached keys.
+
+    A pending batch is generated whole, so its padding (and tokens) match an uninterrupted run."""
     batches = make_batches(backend, planned, batch_size)
     cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
-    generated = 0
-    for batch in batches:
-        todo = [p for p in batch if p.request.key not in cached]
-        if todo:
-            started = time.perf_counter()
-            outputs = backend.generate([p.request for p in batch])
-            count = store_batch(store, batch, outputs, time.perf_counter() - started, cached)
-            generated += count
-            if progress:
-                progress(count)
-    return generated
+    return [b for b in batches if any(p.request.key not in cached for p in b)], cached
 
 
 def store_batch(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Backend
-from alignment_tax.run.executor import Progress, execute, make_batches, store_batch
+from alignment_tax.run.executor import Progress, execute, pending_batches, store_batch
 from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import Store
 
@@ -103,9 +103,7 @@ class RayExecutor:
         progress: Progress | None = None,
     ) -> int:
         """Like the local ``execute``: the same batches (so the same tokens), each written as it returns."""
-        batches = make_batches(backend, planned, batch_size)
-        cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
-        todo = [batch for batch in batches if any(p.request.key not in cached for p in batch)]
+        todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
         if not todo:
             return 0
         pool, waiting, running, generated = self._pool(backend), list(reversed(todo)), {}, 0
