@@ -1,0 +1,269 @@
+"""Train the router's risk classifier reproducibly: ``python -m alignment_tax.interventions.risk_train``."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignment_tax.embeddings import MODEL_DIST
+from alignment_tax.errors import AltaxError
+from alignment_tax.interventions.risk import (
+    PREFIX,
+    RISK_TOKENS,
+    WEIGHTS_DIR,
+    HeldOutMetrics,
+    RiskClassifier,
+    RiskMeta,
+    save_risk_classifier,
+)
+
+DATA_DIR = Path(__file__).parent / "data" / "risk"
+SPLITS = ("train", "dev", "test")
+SPLIT_SHARES = (0.6, 0.2, 0.2)
+SPLIT_SEED = 0
+"""Seed of the split assignment of the shipped data (see :func:`assign_split`)."""
+THRESHOLDS = (0.3, 0.5, 0.7)
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+N_BOOT = 2000
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+
+class RiskRow(BaseModel):
+    """One labelled prompt: a harmful request (``risky``: should be refused) or an answerable one (``safe``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1)
+    label: Literal["risky", "safe"]
+    area: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+
+
+def assign_split(prompt: str, seed: int = SPLIT_SEED) -> str:
+    """The split of a prompt: a seeded hash of its text, so the assignment is stable as rows are added."""
+    bucket = int.from_bytes(hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()[:8], "big") / 2**64
+    edges = np.cumsum(SPLIT_SHARES)
+    return SPLITS[int(np.searchsorted(edges, bucket, side="right"))]
+
+
+def load_split(data_dir: Path, split: str) -> list[RiskRow]:
+    """The validated rows of one split; a malformed line raises with its file and line number."""
+    path = data_dir / f"{split}.jsonl"
+    if not path.is_file():
+        raise AltaxError(f"no labelled split {path}: the folder needs train.jsonl, dev.jsonl and test.jsonl")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(RiskRow.model_validate_json(line))
+        except ValidationError as exc:
+            raise AltaxError(f"{path}:{number}: {exc.errors()[0]['msg']}; fix the row") from None
+    if not rows:
+        raise AltaxError(f"{path} has no rows")
+    return rows
+
+
+def data_digest(data_dir: Path) -> str:
+    """A short hash of the three split files."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        digest.update((data_dir / f"{split}.jsonl").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -> tuple[np.ndarray, float]:
+    """Binary logistic regression, class-balanced, penalty |w|^2 / (2 C) beside the summed loss, by damped
+    Newton steps from zero: deterministic, so the same data always gives the same weights."""
+    n, d = x.shape
+    counts = np.maximum(np.bincount(y, minlength=2), 1)
+    sample_weight = (n / (2 * counts))[y]
+    xb = np.hstack([x, np.ones((n, 1))]).astype(np.float64)
+    ridge = np.full(d + 1, 1.0 / c)
+    ridge[-1] = 1e-6  # the bias is (almost) not penalised
+    theta = np.zeros(d + 1)
+
+    def loss(t: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xb @ t
+        value = (sample_weight * (np.logaddexp(0, z) - y * z)).sum() + 0.5 * (ridge * t * t).sum()
+        return float(value), 1 / (1 + np.exp(-z))
+
+    value, p = loss(theta)
+    for _ in range(iterations):
+        grad = xb.T @ (sample_weight * (p - y)) + ridge * theta
+        hessian = (xb * (sample_weight * p * (1 - p))[:, None]).T @ xb + np.diag(ridge)
+        step = np.linalg.solve(hessian, grad)
+        scale = 1.0
+        while scale > 1e-4:
+            candidate = theta - scale * step
+            new_value, new_p = loss(candidate)
+            if new_value <= value:
+                break
+            scale /= 2
+        else:
+            break
+        done = value - new_value < 1e-10 * max(1.0, abs(value))
+        theta, value, p = candidate, new_value, new_p
+        if done:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: ``a, b`` minimising the log loss of sigmoid(a * logit + b) (Newton, tiny ridge)."""
+    a, b = 1.0, 0.0
+    xs = np.stack([logits, np.ones_like(logits)], axis=1).astype(np.float64)
+    theta = np.array([a, b])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(xs @ theta)))
+        grad = xs.T @ (p - y) + 1e-6 * theta
+        hessian = (xs * (p * (1 - p))[:, None]).T @ xs + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hessian, grad)
+        theta = theta - step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def auc(scores: np.ndarray, y: np.ndarray) -> float:
+    """Area under the ROC curve: P(a risky prompt outscores a safe one), ties counted half."""
+    pos, neg = scores[y == 1], scores[y == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def held_out(p: np.ndarray, y: np.ndarray, seed: int) -> HeldOutMetrics:
+    """Accuracy at 0.5 (with a bootstrap 95% interval), AUC, recall and false-positive rate per threshold."""
+    correct = (p >= 0.5) == (y == 1)
+    rng = np.random.default_rng(seed)
+    boot = [correct[rng.integers(0, len(y), len(y))].mean() for _ in range(N_BOOT)]
+    return HeldOutMetrics(
+        n=len(y),
+        accuracy=float(correct.mean()),
+        accuracy_ci=[float(v) for v in np.percentile(boot, [2.5, 97.5])],
+        auc=auc(p, y),
+        log_loss=log_loss(p, y),
+        recall={f"{t}": float((p[y == 1] >= t).mean()) for t in THRESHOLDS},
+        false_positive_rate={f"{t}": float((p[y == 0] >= t).mean()) for t in THRESHOLDS},
+    )
+
+
+def default_encode(texts: Sequence[str]) -> np.ndarray:
+    """MiniLM embeddings of the prompts' first ``RISK_TOKENS`` tokens."""
+    from alignment_tax.interventions.risk import shared_encoder
+
+    return shared_encoder(RISK_TOKENS).encode(texts)
+
+
+def fit(
+    train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray], name: str, seed: int, data_sha256: str
+) -> RiskClassifier:
+    """Standardise on train, pick C by dev log loss, then Platt-calibrate on dev."""
+    (x, y), (xd, yd) = train, dev
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    best: tuple[float, np.ndarray, float, float] | None = None
+    for c in C_GRID:
+        w, b = fit_logistic((x - mean) / scale, y, c)
+        z = ((xd - mean) / scale) @ w + b
+        a_, b_ = fit_platt(z, yd)
+        dev_loss = log_loss(1 / (1 + np.exp(-(a_ * z + b_))), yd)
+        if best is None or dev_loss < best[0] - 1e-12:
+            best = (dev_loss, w, b, c)
+    assert best is not None
+    _, w, b, c = best
+    platt_a, platt_b = fit_platt(((xd - mean) / scale) @ w + b, yd)
+    meta = RiskMeta(
+        name=name,
+        encoder=MODEL_DIST,
+        max_tokens=RISK_TOKENS,
+        bias=b,
+        platt_a=platt_a,
+        platt_b=platt_b,
+        seed=seed,
+        data_sha256=data_sha256,
+        c=c,
+    )
+    return RiskClassifier(meta, w.astype(np.float32), mean.astype(np.float32), scale.astype(np.float32))
+
+
+def train(
+    data_dir: Path = DATA_DIR, seed: int = 0, name: str = "default", encode: Encode | None = None
+) -> RiskClassifier:
+    """Fit on train, choose C and calibrate on dev, measure on test; the test numbers go into the metadata."""
+    encode = encode or default_encode
+    rows = {split: load_split(data_dir, split) for split in SPLITS}
+    x = {split: encode([r.prompt for r in rows[split]]) for split in SPLITS}
+    y = {split: np.array([r.label == "risky" for r in rows[split]], dtype=np.int64) for split in SPLITS}
+    classifier = fit((x["train"], y["train"]), (x["dev"], y["dev"]), name, seed, data_digest(data_dir))
+    test = held_out(classifier.probabilities(x["test"]), y["test"], seed)
+    sizes = {split: len(rows[split]) for split in SPLITS}
+    meta = classifier.meta.model_copy(update={"test": test, "sizes": sizes})
+    return RiskClassifier(meta, classifier.weight, classifier.mean, classifier.scale)
+
+
+def suite_rates(classifier: RiskClassifier, suite: str = "core", threshold: float = 0.5) -> dict[str, dict]:
+    """Out-of-distribution check on a suite: the share of items scored at or above ``threshold`` per kind
+    and per category (harmful items should score high, benign and capability items low)."""
+    from alignment_tax.interventions.prompting import item_text
+    from alignment_tax.suite.loaders import load_suite
+
+    items = load_suite(suite).items
+    scores = np.array(classifier.scores([item_text(item) for item in items]))
+    out: dict[str, dict] = {"kind": {}, "category": {}}
+    for key in ("kind", "category"):
+        for value in sorted({getattr(item, key) for item in items}):
+            chosen = np.array([getattr(item, key) == value for item in items])
+            out[key][value] = {"n": int(chosen.sum()), "above": float((scores[chosen] >= threshold).mean())}
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder with train/dev/test.jsonl")
+    parser.add_argument("--seed", type=int, default=0, help="seed recorded with the weights and of the bootstrap")
+    parser.add_argument("--name", default="default", help="name of the classifier")
+    parser.add_argument("--out", type=Path, help="where to write NAME.npz and NAME.json (default: the package)")
+    parser.add_argument("--suite", default="core", help="suite of the out-of-distribution check ('' to skip)")
+    args = parser.parse_args(argv)
+    try:
+        classifier = train(args.data, args.seed, args.name)
+        if args.suite:
+            rates = suite_rates(classifier, args.suite)
+            meta = classifier.meta.model_copy(update={"suite": {"name": args.suite, "threshold": 0.5, **rates}})
+            classifier = RiskClassifier(meta, classifier.weight, classifier.mean, classifier.scale)
+        npz = args.out or WEIGHTS_DIR / f"{PREFIX}{args.name}.npz"
+        meta_path = save_risk_classifier(classifier, npz.with_suffix(".npz"))
+    except AltaxError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    test = classifier.meta.test
+    assert test is not None
+    sys.stdout.write(
+        f"wrote {meta_path.with_suffix('.npz')} (fingerprint {classifier.fingerprint})\n"
+        f"test n={test.n} accuracy={test.accuracy:.3f} auc={test.auc:.3f} "
+        f"recall={json.dumps(test.recall)} fpr={json.dumps(test.false_positive_rate)}\n"
+    )
+    if args.suite:
+        for key in ("kind", "category"):
+            shares = ", ".join(f"{k}={v['above']:.2f}" for k, v in classifier.meta.suite[key].items())  # type: ignore[attr-defined]
+            sys.stdout.write(f"{args.suite} share scored >= 0.5 by {key}: {shares}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
