@@ -95,3 +95,13 @@ def test_missing_extra_names_the_extra(monkeypatch):
     monkeypatch.setitem(specs._BACKENDS, "fancy", ("alignment_tax_missing_module", "load", "fancy"))
     with pytest.raises(AltaxError, match=r"pip install 'alignment-tax\[fancy\]'"):
         specs.load_backend("fancy:model")
+
+
+def test_compare_takes_the_executor_and_detector_of_run(tmp_path):
+    common = ["compare", "--reference", "builtin:a", "--aligned", "builtin:b", "--results-dir", str(tmp_path)]
+    unknown_executor = altax(*common, "--executor", "dask")
+    assert unknown_executor.returncode == 2
+    assert "unknown executor 'dask'" in unknown_executor.stderr
+    unknown_detector = altax(*common, "--detector", "nope")
+    assert unknown_detector.returncode == 2
+    assert "unknown refusal detector 'nope'" in unknown_detector.stderr

@@ -16,6 +16,9 @@ from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Prompts generated together.")]
+Executor = Annotated[
+    str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
+]
 
 
 def _execute(experiment, run_settings) -> None:
@@ -46,9 +49,7 @@ def run(
     chunk_size: Annotated[int | None, typer.Option(help="Items drawn per look with --target-ci.", min=1)] = None,
     workload: WorkloadFile = None,
     cluster: ClusterBy = "group",
-    executor: Annotated[
-        str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
-    ] = "local",
+    executor: Executor = "local",
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
@@ -79,10 +80,15 @@ def compare(
     limit: Limit = None,
     fresh: Fresh = False,
     batch_size: BatchSize = 16,
+    detector: Detector = DEFAULT_DETECTOR,
+    executor: Executor = "local",
     results_dir: ResultsDir = None,
 ) -> None:
     """Measure the tax of one aligned model against its reference twin."""
     from alignment_tax.configs.experiment import pair_experiment
 
     experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit})
-    _execute(experiment, settings(results_dir, fresh=fresh, batch_size=batch_size))
+    _execute(
+        experiment,
+        settings(results_dir, fresh=fresh, batch_size=batch_size, detector=detector, executor=executor),
+    )
