@@ -123,8 +123,13 @@ def _convert(gguf: Path, target: Path) -> None:
 
 
 def load_builtin(spec: ModelSpec):
-    """The Hugging Face backend over the prepared builtin model."""
+    """The Hugging Face backend over the prepared builtin model, with ``+ADAPTER`` merged in when given: a
+    packaged adapter name, one trained into the cache (``CACHE/adapters/NAME``), or an adapter folder."""
     from alignment_tax.models.hf import HFBackend
+    from alignment_tax.models.lora import named_adapter, split_adapter
 
-    folder, sha = prepare(spec.target)
-    return HFBackend(str(spec), str(folder), fingerprint=f"builtin:{spec.target}:{sha[:16]}")
+    name, adapter = split_adapter(spec.target)
+    folder, sha = prepare(name)
+    if adapter is not None:
+        adapter = named_adapter(adapter, cache_root() / "adapters")
+    return HFBackend(str(spec), str(folder), fingerprint=f"builtin:{name}:{sha[:16]}", adapter=adapter)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import warnings
 from pathlib import Path
 
 from alignment_tax.errors import AltaxError
 
 INSTALL = "pip install 'alignment-tax[lora]'"
+PACKAGED = Path(__file__).parent / "adapters"
+"""Adapters shipped with the package, one folder per name (``builtin:MODEL+NAME``)."""
 
 
 def split_adapter(target: str) -> tuple[str, str | None]:
@@ -17,6 +20,21 @@ def split_adapter(target: str) -> tuple[str, str | None]:
     if plus and not (base and adapter):
         raise AltaxError(f"{target!r} must look like BASE+ADAPTER (a model and a PEFT adapter folder or hub id)")
     return base, adapter or None
+
+
+def named_adapter(name: str, *folders: Path) -> str:
+    """The folder of adapter ``name``: packaged first, then under each of ``folders``, else a local path."""
+    for root in (PACKAGED, *folders):
+        if (root / name / "adapter_config.json").is_file():
+            return str(root / name)
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    known = sorted({p.name for root in (PACKAGED, *folders) if root.is_dir() for p in root.iterdir() if p.is_dir()})
+    where = " or ".join(str(f) for f in (PACKAGED, *folders))
+    raise AltaxError(
+        f"no adapter named {name!r} in {where}; known: {', '.join(known) or 'none'} "
+        "(train one with `altax align`, or give an adapter folder)"
+    )
 
 
 def adapter_fingerprint(adapter: str) -> str:
@@ -40,7 +58,9 @@ def attach(model, adapter: str, spec: str):
     from peft import PeftModel
 
     try:
-        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # a transformers deprecation raised inside PEFT
+            merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except (OSError, ValueError) as error:
         raise AltaxError(f"cannot load the adapter of {spec!r}: {str(error).splitlines()[0]}") from None
     return merged
