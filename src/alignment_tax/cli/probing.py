@@ -1,0 +1,82 @@
+"""`altax probe`: estimate each configuration's refusal rates from the probe, generating nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, open_store, settings
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+@app.command()
+@friendly
+def probe(
+    experiment_file: Annotated[
+        Path | None,
+        typer.Option("--experiment", "-c", help="Experiment file (.toml or .yaml); default: the bundled one."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N items per category.", min=1)] = None,
+    calibrate_from: Annotated[
+        str | None, typer.Option(help="A stored run (id, prefix or 'latest') whose detector labels set the threshold.")
+    ] = None,
+    detector: Detector = DEFAULT_DETECTOR,
+    threshold: Annotated[
+        float | None, typer.Option(help="Log-odds threshold; default: calibrated, else the documented default.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Estimate refusal rates per configuration and kind from the next-token distribution at the first
+    answer position (one forward pass per prompt, nothing generated); writes a JSON under RESULTS_DIR/probes."""
+    from alignment_tax.configs.experiment import default_experiment, load_experiment, parse_experiment
+    from alignment_tax.judge.stage import judge_name, judge_run
+    from alignment_tax.probing import DEFAULT_THRESHOLD, calibrate, estimate_rates, probe_experiment, write_probe
+    from alignment_tax.report.progress import stage_progress
+
+    experiment = load_experiment(experiment_file) if experiment_file else default_experiment()
+    if limit is not None:
+        experiment = parse_experiment(experiment.model_dump() | {"limit": limit}, str(experiment_file or "default"))
+    run_settings = settings(results_dir)
+    start = time.perf_counter()
+    calibration = None
+    with stage_progress(console) as progress:
+        scores = probe_experiment(experiment, progress=progress)
+        if calibrate_from is not None:
+            store = open_store(run_settings.store_path)
+            try:
+                run_id = store.run(calibrate_from).run_id
+                judge_run(store, run_id, detector)
+                calibration = calibrate(store, run_id, judge_name(detector), detector, scores, {}, progress)
+            finally:
+                store.close()
+    cut = threshold if threshold is not None else calibration.threshold if calibration else DEFAULT_THRESHOLD
+    estimates = estimate_rates(scores, cut, calibration if threshold is None else None, seed)
+    seconds = time.perf_counter() - start
+    path = write_probe(run_settings.results_dir, experiment, scores, estimates, cut, calibration, seconds)
+    table = Table("configuration", "kind", "items", "estimated refusal rate", "95% CI", "mean P(refusal opening)")
+    for e in estimates:
+        table.add_row(
+            e.config, e.kind, str(e.n), _pct(e.rate), f"[{_pct(e.low)}, {_pct(e.high)}]", _pct(e.mean_probability)
+        )
+    console.print(table)
+    source = f"calibrated on run {calibration.run_id} against {detector}" if calibration else "default"
+    if threshold is not None:
+        source = "given"
+    console.print(f"threshold {cut:.2f} log-odds ({source}); {len(scores)} prompts, nothing generated", highlight=False)
+    if calibration is not None:
+        a = calibration.overall
+        console.print(
+            f"on the calibration run: detector rate {_pct(a.detector_rate)}, probe rate {_pct(a.probe_rate)}, "
+            f"agreement {_pct(a.agreement)}, AUC {a.auc:.3f} (in-sample)",
+            highlight=False,
+        )
+    console.print(f"probe: {path} ({seconds:.0f} s)", highlight=False)
