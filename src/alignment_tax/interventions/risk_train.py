@@ -94,7 +94,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -
     def loss(t: np.ndarray) -> tuple[float, np.ndarray]:
         z = xb @ t
         value = (sample_weight * (np.logaddexp(0, z) - y * z)).sum() + 0.5 * (ridge * t * t).sum()
-        return float(value), 1 / (1 + np.exp(-z))
+        return float(value), sigmoid(z)
 
     value, p = loss(theta)
     for _ in range(iterations):
@@ -123,7 +123,7 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     xs = np.stack([logits, np.ones_like(logits)], axis=1).astype(np.float64)
     theta = np.array([a, b])
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(xs @ theta)))
+        p = sigmoid(xs @ theta)
         grad = xs.T @ (p - y) + 1e-6 * theta
         hessian = (xs * (p * (1 - p))[:, None]).T @ xs + 1e-6 * np.eye(2)
         step = np.linalg.solve(hessian, grad)
@@ -131,6 +131,10 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         if np.abs(step).max() < 1e-10:
             break
     return float(theta[0]), float(theta[1])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -181,7 +185,7 @@ def fit(
         w, b = fit_logistic((x - mean) / scale, y, c)
         z = ((xd - mean) / scale) @ w + b
         a_, b_ = fit_platt(z, yd)
-        dev_loss = log_loss(1 / (1 + np.exp(-(a_ * z + b_))), yd)
+        dev_loss = log_loss(sigmoid(a_ * z + b_), yd)
         if best is None or dev_loss < best[0] - 1e-12:
             best = (dev_loss, w, b, c)
     assert best is not None
