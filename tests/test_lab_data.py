@@ -6,8 +6,9 @@ every prompt in ``src/alignment_tax/interventions/data/*.jsonl`` (calibration an
 
 * no exact match after lower-casing and collapsing whitespace, and
 * no near-duplicate: the cosine similarity of MiniLM embeddings (the project's ``Encoder``, mean-pooled
-  and L2-normalised, first 128 tokens) must stay at or below ``NEAR_DUPLICATE = 0.9``. Paraphrases of
-  one request score about 0.85 to 0.95 with this encoder; different requests on one topic sit well below.
+  and L2-normalised, first 128 tokens) must stay at or below ``NEAR_DUPLICATE = 0.9``. With this encoder,
+  close rewordings of one request scored 0.85 to 0.90 when the data was written, and the same request
+  in new words about 0.75; the training prompts were rewritten until none scored above 0.75.
 
 Harmful targets must read as refusals to the lexical detector, and benign and capability targets as
 compliance, so a trained adapter learns exactly the split the judge measures.
