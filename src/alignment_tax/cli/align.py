@@ -79,6 +79,8 @@ def align(
 
         def on_step(step: int, total: int, loss: float) -> None:
             progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
+            if not console.is_terminal and (step % 10 == 0 or step == total):  # a log file gets plain lines
+                progress.console.print(f"step {step}/{total} loss {loss:.4f}", highlight=False)
 
         command = shlex.join(["altax", *sys.argv[1:]])
         record = train(prepared, on_step=on_step, command=command)

@@ -97,15 +97,20 @@ def load_files(paths: list[str | Path]) -> list[DataFile]:
     return files
 
 
+def in_scope(area: str, scope: str) -> bool:
+    """An area is in a scope when it equals it or one of its ``_``-separated words does (benign_drugs: drugs)."""
+    return scope == ALL_SCOPE or area == scope or scope in area.split("_")
+
+
 def select(rows: list[LabRow], split: Split, scope: str = ALL_SCOPE) -> list[LabRow]:
     """Rows of one split; a scope other than ``general`` keeps the harmful and benign rows of that area only
     (capability rows stay whatever their area, so the adapter keeps answering ordinary questions)."""
     chosen = [r for r in rows if r.split == split]
     if scope != ALL_SCOPE:
-        areas = sorted({r.area for r in chosen if r.kind != "capability"})
-        if scope not in areas:
+        if not any(r.kind != "capability" and in_scope(r.area, scope) for r in chosen):
+            areas = sorted({r.area for r in chosen if r.kind != "capability"})
             raise AltaxError(f"scope {scope!r} matches no {split} rows; areas in the data: {', '.join(areas)}")
-        chosen = [r for r in chosen if r.kind == "capability" or r.area == scope]
+        chosen = [r for r in chosen if r.kind == "capability" or in_scope(r.area, scope)]
     if not chosen:
         raise AltaxError(f"no {split} rows in the data (rows carry split: train or heldout)")
     return chosen
