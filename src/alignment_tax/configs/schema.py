@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alignment_tax.suite.schema import CAPABILITY_CATEGORIES
 
@@ -75,6 +77,59 @@ DEFAULT_MAX_NEW_TOKENS = {c: 48 for c in CAPABILITY_CATEGORIES} | {
 }
 
 
+class Steering(BaseModel):
+    """Activation steering: a stored direction added to (``add``) or projected out of (``ablate``) the residual
+    stream after the given decoder layers. ``strength`` is relative to each layer's typical residual norm
+    (0.25 adds a quarter of it; negative pushes the other way); ``ablate`` ignores it."""
+
+    model_config = _STRICT
+    direction: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$")
+    layers: list[int] = Field(min_length=1)
+    strength: float = 0.0
+    mode: Literal["add", "ablate"] = "add"
+
+    @field_validator("layers")
+    @classmethod
+    def _layers_distinct(cls, layers: list[int]) -> list[int]:
+        if any(layer < 0 for layer in layers):
+            raise ValueError("layers are decoder layer indices, 0 or more")
+        if len(set(layers)) != len(layers):
+            raise ValueError("layers must not repeat")
+        return sorted(layers)
+
+    @field_validator("strength")
+    @classmethod
+    def _finite(cls, strength: float) -> float:
+        if not math.isfinite(strength):
+            raise ValueError("strength must be a finite number")
+        return strength
+
+
+class Guardrail(BaseModel):
+    """What a router switches on for risky prompts: a system prompt (replacing the configuration's), steering
+    (replacing the configuration's), or both."""
+
+    model_config = _STRICT
+    system_prompt: str | None = None
+    steering: Steering | None = None
+
+    @model_validator(mode="after")
+    def _something_set(self) -> Guardrail:
+        if self.system_prompt is None and self.steering is None:
+            raise ValueError("a guardrail needs a system_prompt, a steering section, or both")
+        return self
+
+
+class Router(BaseModel):
+    """Risk routing: items whose prompt the risk classifier scores at or above ``threshold`` are answered with the
+    guardrail applied, the others without it. Routing is decided once per item when the run is planned."""
+
+    model_config = _STRICT
+    classifier: str = "default"
+    threshold: float = Field(ge=0.0, le=1.0)
+    guardrail: Guardrail
+
+
 class Configuration(BaseModel):
     """One way of answering: a model plus interventions. ``name`` is a label, not part of the fingerprint."""
 
@@ -84,11 +139,18 @@ class Configuration(BaseModel):
     system_prompt: str | None = None
     few_shot: list[FewShotExample] = Field(default_factory=list)
     framing: Framing = Field(default_factory=Framing)
+    steering: Steering | None = None
+    router: Router | None = None
     description: str = ""
 
     def fingerprint(self) -> str:
-        """Stable hash of everything that changes answers (model spec and interventions)."""
-        return stable_hash(self.model_dump(exclude={"name", "description"}))[:16]
+        """Stable hash of everything that changes answers (model spec and interventions). Steering and router
+        enter only when set, so configurations without them keep the fingerprints they always had."""
+        payload = self.model_dump(exclude={"name", "description"})
+        for optional in ("steering", "router"):
+            if payload[optional] is None:
+                del payload[optional]
+        return stable_hash(payload)[:16]
 
 
 class Experiment(BaseModel):
