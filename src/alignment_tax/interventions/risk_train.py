@@ -31,7 +31,9 @@ SPLIT_SHARES = (0.6, 0.2, 0.2)
 SPLIT_SEED = 0
 """Seed of the split assignment of the shipped data (see :func:`assign_split`)."""
 THRESHOLDS = (0.3, 0.5, 0.7)
-C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+FOLDS = 5
+"""Folds of the cross-fitting over train + dev that picks C and fits the calibration."""
 N_BOOT = 2000
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -174,23 +176,27 @@ def default_encode(texts: Sequence[str]) -> np.ndarray:
     return shared_encoder(RISK_TOKENS).encode(texts)
 
 
-def fit(
-    train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray], name: str, seed: int, data_sha256: str
-) -> RiskClassifier:
-    """Standardise on train, pick C by dev log loss, then Platt-calibrate on dev."""
-    (x, y), (xd, yd) = train, dev
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    best: tuple[float, np.ndarray, float, float] | None = None
+def fit(x: np.ndarray, y: np.ndarray, name: str, seed: int, data_sha256: str) -> RiskClassifier:
+    """Cross-fit on the pooled train and dev rows: pick C by the log loss of seeded K-fold out-of-fold
+    logits after Platt scaling, fit Platt on those logits, then refit the head on every row."""
+    folds = np.random.default_rng(seed).permutation(len(y)) % FOLDS
+    best: tuple[float, float, np.ndarray] | None = None
     for c in C_GRID:
-        w, b = fit_logistic((x - mean) / scale, y, c)
-        z = ((xd - mean) / scale) @ w + b
-        a_, b_ = fit_platt(z, yd)
-        dev_loss = log_loss(sigmoid(a_ * z + b_), yd)
-        if best is None or dev_loss < best[0] - 1e-12:
-            best = (dev_loss, w, b, c)
+        out_of_fold = np.zeros(len(y))
+        for k in range(FOLDS):
+            fitting = folds != k
+            mean, scale = x[fitting].mean(axis=0), x[fitting].std(axis=0) + 1e-6
+            w, b = fit_logistic((x[fitting] - mean) / scale, y[fitting], c)
+            out_of_fold[~fitting] = ((x[~fitting] - mean) / scale) @ w + b
+        a, b = fit_platt(out_of_fold, y)
+        loss = log_loss(sigmoid(a * out_of_fold + b), y)
+        if best is None or loss < best[0] - 1e-12:
+            best = (loss, c, out_of_fold)
     assert best is not None
-    _, w, b, c = best
-    platt_a, platt_b = fit_platt(((xd - mean) / scale) @ w + b, yd)
+    _, c, out_of_fold = best
+    platt_a, platt_b = fit_platt(out_of_fold, y)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    w, b = fit_logistic((x - mean) / scale, y, c)
     meta = RiskMeta(
         name=name,
         encoder=MODEL_DIST,
@@ -201,6 +207,8 @@ def fit(
         seed=seed,
         data_sha256=data_sha256,
         c=c,
+        folds=FOLDS,
+        cross_fit_log_loss=best[0],
     )
     return RiskClassifier(meta, w.astype(np.float32), mean.astype(np.float32), scale.astype(np.float32))
 
@@ -208,12 +216,13 @@ def fit(
 def train(
     data_dir: Path = DATA_DIR, seed: int = 0, name: str = "default", encode: Encode | None = None
 ) -> RiskClassifier:
-    """Fit on train, choose C and calibrate on dev, measure on test; the test numbers go into the metadata."""
+    """Fit and calibrate on train + dev (cross-fitted), measure on test; test numbers go into the metadata."""
     encode = encode or default_encode
     rows = {split: load_split(data_dir, split) for split in SPLITS}
     x = {split: encode([r.prompt for r in rows[split]]) for split in SPLITS}
     y = {split: np.array([r.label == "risky" for r in rows[split]], dtype=np.int64) for split in SPLITS}
-    classifier = fit((x["train"], y["train"]), (x["dev"], y["dev"]), name, seed, data_digest(data_dir))
+    pooled_x, pooled_y = np.vstack([x["train"], x["dev"]]), np.concatenate([y["train"], y["dev"]])
+    classifier = fit(pooled_x, pooled_y, name, seed, data_digest(data_dir))
     test = held_out(classifier.probabilities(x["test"]), y["test"], seed)
     sizes = {split: len(rows[split]) for split in SPLITS}
     meta = classifier.meta.model_copy(update={"test": test, "sizes": sizes})
