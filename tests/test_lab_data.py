@@ -2,13 +2,13 @@
 
 Training rows live in ``src/alignment_tax/lab/data/*.jsonl``. They must never leak into what the
 project evaluates on, so every training prompt is checked against every bundled core suite item and
-every prompt in ``src/alignment_tax/interventions/data/*.jsonl`` (calibration and risk prompts):
+every prompt in ``src/alignment_tax/interventions/data/**/*.jsonl`` (calibration and risk prompts):
 
 * no exact match after lower-casing and collapsing whitespace, and
 * no near-duplicate: the cosine similarity of MiniLM embeddings (the project's ``Encoder``, mean-pooled
   and L2-normalised, first 128 tokens) must stay at or below ``NEAR_DUPLICATE = 0.9``. With this encoder,
   close rewordings of one request scored 0.85 to 0.90 when the data was written, and the same request
-  in new words about 0.75; the training prompts were rewritten until none scored above 0.75.
+  in new words about 0.75 to 0.8; the training prompts were rewritten until none scored above about 0.77.
 
 Harmful targets must read as refusals to the lexical detector, and benign and capability targets as
 compliance, so a trained adapter learns exactly the split the judge measures.
@@ -106,7 +106,7 @@ def test_targets_stay_short_for_a_small_model():
 
 
 def _evaluation_prompts() -> list[tuple[str, str]]:
-    return _prompts(sorted(SUITE.glob("*.jsonl")) + sorted(OTHER_DATA.glob("*.jsonl")))
+    return _prompts(sorted(SUITE.glob("*.jsonl")) + sorted(OTHER_DATA.rglob("*.jsonl")))
 
 
 def test_no_exact_overlap_with_evaluation_items():
