@@ -29,7 +29,7 @@ DETECTORS = ("lexical", "embedding", "ensemble")
 def responses(store: Path | None, limit: int) -> list[str]:
     """Stored generations (read-only), or the labelled test split's responses."""
     if store is None:
-        return [r["response"] for r in load_split(DATA_DIR, "test")][:limit]
+        return [r.response for r in load_split(DATA_DIR, "test")][:limit]
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     rows = [r[0] for r in db.execute("SELECT text FROM generations ORDER BY key LIMIT ?", (limit,))]
     db.close()

@@ -147,7 +147,7 @@ def _write_splits(folder):
 def test_training_is_reproducible_and_saved_heads_load(tmp_path, monkeypatch):
     monkeypatch.setattr("alignment_tax.judge.train.C_GRID", (0.3, 3.0))
     _write_splits(tmp_path / "data")
-    assert all(r["label"] != "degenerate" for r in load_split(tmp_path / "data", "train"))
+    assert all(r.label != "degenerate" for r in load_split(tmp_path / "data", "train"))
     heads, meta = train(tmp_path / "data", seed=3, encode=_toy_encode)
     again, meta_again = train(tmp_path / "data", seed=3, encode=_toy_encode)
     assert meta == meta_again

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from alignment_tax.errors import AltaxError
 from alignment_tax.judge.embedding import HEAD_TOKENS, HEADS_JSON, HEADS_NPZ, MODEL_DIST, Head, features
 from alignment_tax.judge.metrics import accuracy
 from alignment_tax.judge.refusal import DECIDED, LEXICAL_FEATURES, LexicalDetector
+from alignment_tax.judge.refusal_data import DATA_DIR, SPLITS, LabelledResponse, load_rows
 
-DATA_DIR = Path(__file__).parent / "data" / "refusals"
-SPLITS = ("train", "dev", "test")
 HEADS = ("embedding", "ensemble")
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 N_BOOT = 2000
@@ -28,13 +26,9 @@ UNDETERMINED_COST = 0.4
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
-def load_split(data_dir: Path, split: str) -> list[dict]:
-    """Labelled rows of one split (``{"response", "label", ...}``)."""
-    path = data_dir / f"{split}.jsonl"
-    if not path.is_file():
-        raise AltaxError(f"no labelled split {path}")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in rows if r["label"] in DECIDED]
+def load_split(data_dir: Path, split: str) -> list[LabelledResponse]:
+    """The rows of one split a head learns from: degenerate ones are left to the degenerate rule."""
+    return [r for r in load_rows(data_dir, split) if r.label in DECIDED]
 
 
 def fit_softmax(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +165,8 @@ def train(data_dir: Path = DATA_DIR, seed: int = 0, encode: Encode | None = None
             return embed(shared_encoder(), texts)
 
     rows = {split: load_split(data_dir, split) for split in SPLITS}
-    responses = {split: [r["response"] for r in rows[split]] for split in SPLITS}
-    labels = {split: np.array([DECIDED.index(r["label"]) for r in rows[split]]) for split in SPLITS}
+    responses = {split: [r.response for r in rows[split]] for split in SPLITS}
+    labels = {split: np.array([DECIDED.index(r.label) for r in rows[split]]) for split in SPLITS}
     embedded = {split: encode(responses[split]) for split in SPLITS}
     heads: dict[str, Head] = {}
     meta: dict = {
@@ -199,7 +193,7 @@ def train(data_dir: Path = DATA_DIR, seed: int = 0, encode: Encode | None = None
             "threshold": head.threshold,
             "test": evaluate(head, x["test"], labels["test"], seed),
         }
-    gold = [r["label"] for r in rows["test"]]
+    gold = [r.label for r in rows["test"]]
     lexical = [v.label for v in LexicalDetector().classify([("", r) for r in responses["test"]])]
     lex = accuracy(gold, lexical)
     meta["lexical_test"] = {
