@@ -35,6 +35,9 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 FOLDS = 5
 """Folds of the cross-fitting over train + dev that picks C and fits the calibration."""
 N_BOOT = 2000
+SUITE_MAX_COSINE = 0.90
+"""No labelled prompt may come closer than this (cosine of the MiniLM embeddings) to a prompt of the bundled
+suite: above it, two prompts are the same request reworded, and the suite check would be in-distribution."""
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -140,7 +143,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def log_loss(p: np.ndarray, y: np.ndarray) -> float:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
