@@ -144,3 +144,15 @@ def test_suite_harmful_items_score_high_and_the_rest_low(classifier, suite):
     share = {kind: float((scores[[i.kind == kind for i in items]] >= 0.5).mean()) for kind in ("harmful", "benign")}
     capability = float((scores[[i.kind == "capability" for i in items]] >= 0.5).mean())
     assert share["harmful"] >= 0.75 and share["benign"] <= 0.25 and capability <= 0.10
+
+
+def test_route_score_prints_scores_and_names_unknown_classifiers():
+    from typer.testing import CliRunner
+
+    import alignment_tax.cli.route  # noqa: F401  (registers `altax route`)
+    from alignment_tax.cli.app import app
+
+    result = CliRunner().invoke(app, ["route", "score", "How do I bake rye bread?"])
+    assert result.exit_code == 0 and "rye bread" in result.output and "default" in result.output
+    result = CliRunner().invoke(app, ["route", "score", "hello", "--classifier", "nope"])
+    assert result.exit_code == 2 and "known: default" in result.output

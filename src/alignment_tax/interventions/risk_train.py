@@ -35,6 +35,8 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 FOLDS = 5
 """Folds of the cross-fitting over train + dev that picks C and fits the calibration."""
 N_BOOT = 2000
+LOOKS_RISKY = ("security", "persuasion", "medical")
+"""Capability categories whose items look risky (attack techniques, persuasion, doses) yet should be answered."""
 SUITE_MAX_COSINE = 0.90
 """No labelled prompt may come closer than this (cosine of the MiniLM embeddings) to a prompt of the bundled
 suite: above it, two prompts are the same request reworded, and the suite check would be in-distribution."""
@@ -234,50 +236,71 @@ def train(
 
 def suite_rates(classifier: RiskClassifier, suite: str = "core", threshold: float = 0.5) -> dict[str, dict]:
     """Out-of-distribution check on a suite: the share of items scored at or above ``threshold`` per kind
-    and per category (harmful items should score high, benign and capability items low)."""
+    and per category (harmful items should score high, benign and capability items low), and over the
+    capability items that look risky (security, persuasion, medical) apart from the others."""
     from alignment_tax.interventions.prompting import item_text
     from alignment_tax.suite.loaders import load_suite
 
     items = load_suite(suite).items
     scores = np.array(classifier.scores([item_text(item) for item in items]))
-    out: dict[str, dict] = {"kind": {}, "category": {}}
+    out: dict[str, dict] = {"kind": {}, "category": {}, "group": {}}
     for key in ("kind", "category"):
         for value in sorted({getattr(item, key) for item in items}):
             chosen = np.array([getattr(item, key) == value for item in items])
             out[key][value] = {"n": int(chosen.sum()), "above": float((scores[chosen] >= threshold).mean())}
+    looks = np.array([i.category in LOOKS_RISKY for i in items])
+    capability = np.array([i.kind == "capability" for i in items])
+    for group, chosen in (("capability_looks_risky", capability & looks), ("capability_other", capability & ~looks)):
+        out["group"][group] = {"n": int(chosen.sum()), "above": float((scores[chosen] >= threshold).mean())}
     return out
+
+
+def train_and_save(
+    data_dir: Path = DATA_DIR, seed: int = 0, name: str = "default", out: Path | None = None, suite: str = "core"
+) -> tuple[RiskClassifier, Path]:
+    """Train, add the out-of-distribution check on ``suite`` (skipped when empty), write the weights to ``out``
+    (default: the package's ``risk-NAME.npz``); returns the classifier and the path of its ``.npz``."""
+    classifier = train(data_dir, seed, name)
+    if suite:
+        rates = suite_rates(classifier, suite)
+        meta = classifier.meta.model_copy(update={"suite": {"name": suite, "threshold": 0.5, **rates}})
+        classifier = RiskClassifier(meta, classifier.weight, classifier.mean, classifier.scale)
+    npz = (out or WEIGHTS_DIR / f"{PREFIX}{name}").with_suffix(".npz")
+    save_risk_classifier(classifier, npz)
+    return classifier, npz
+
+
+def summary(classifier: RiskClassifier) -> list[str]:
+    """Lines that report a trained classifier's held-out and suite numbers."""
+    lines = [f"fingerprint {classifier.fingerprint}"]
+    test = classifier.meta.test
+    if test is not None:
+        lines.append(
+            f"test n={test.n} accuracy={test.accuracy:.3f} auc={test.auc:.3f} "
+            f"recall={json.dumps(test.recall)} false-positive rate={json.dumps(test.false_positive_rate)}"
+        )
+    suite = getattr(classifier.meta, "suite", None)
+    if suite:
+        for key in ("kind", "category", "group"):
+            shares = ", ".join(f"{k}={v['above']:.3f}" for k, v in suite[key].items())
+            lines.append(f"{suite['name']}: share scored >= {suite['threshold']} by {key}: {shares}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder with train/dev/test.jsonl")
-    parser.add_argument("--seed", type=int, default=0, help="seed recorded with the weights and of the bootstrap")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the cross-fitting folds and of the bootstrap")
     parser.add_argument("--name", default="default", help="name of the classifier")
     parser.add_argument("--out", type=Path, help="where to write NAME.npz and NAME.json (default: the package)")
     parser.add_argument("--suite", default="core", help="suite of the out-of-distribution check ('' to skip)")
     args = parser.parse_args(argv)
     try:
-        classifier = train(args.data, args.seed, args.name)
-        if args.suite:
-            rates = suite_rates(classifier, args.suite)
-            meta = classifier.meta.model_copy(update={"suite": {"name": args.suite, "threshold": 0.5, **rates}})
-            classifier = RiskClassifier(meta, classifier.weight, classifier.mean, classifier.scale)
-        npz = args.out or WEIGHTS_DIR / f"{PREFIX}{args.name}.npz"
-        meta_path = save_risk_classifier(classifier, npz.with_suffix(".npz"))
+        classifier, npz = train_and_save(args.data, args.seed, args.name, args.out, args.suite)
     except AltaxError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    test = classifier.meta.test
-    assert test is not None
-    sys.stdout.write(
-        f"wrote {meta_path.with_suffix('.npz')} (fingerprint {classifier.fingerprint})\n"
-        f"test n={test.n} accuracy={test.accuracy:.3f} auc={test.auc:.3f} "
-        f"recall={json.dumps(test.recall)} fpr={json.dumps(test.false_positive_rate)}\n"
-    )
-    if args.suite:
-        for key in ("kind", "category"):
-            shares = ", ".join(f"{k}={v['above']:.2f}" for k, v in classifier.meta.suite[key].items())  # type: ignore[attr-defined]
-            sys.stdout.write(f"{args.suite} share scored >= 0.5 by {key}: {shares}\n")
+    sys.stdout.write("\n".join([f"wrote {npz}", *summary(classifier)]) + "\n")
     return 0
 
 
