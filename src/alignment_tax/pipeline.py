@@ -14,14 +14,17 @@ from pathlib import Path
 from alignment_tax.analysis.adaptive import adaptive_status, draw_order, looks
 from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.analysis.results import Results, summarize
+from alignment_tax.analysis.routing import route_summary
 from alignment_tax.analysis.rows import Cluster
 from alignment_tax.configs.schema import Experiment
+from alignment_tax.errors import AltaxError
+from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.run.planner import plan
 from alignment_tax.run.ray_executor import open_executor
-from alignment_tax.store import RunInfo, Store
+from alignment_tax.store import Route, RunInfo, Store
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.schema import Item
 
@@ -91,15 +94,22 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     for config in experiment.configs:
         parse_spec(config.model)
     check_detector(settings.detector)
+    steered = any(c.steering or (c.router and c.router.guardrail.steering) for c in experiment.configs)
+    if steered and settings.executor != "local":
+        raise AltaxError("steered configurations run on the local executor only; drop --executor or the steering")
+    classifiers = load_classifiers(experiment.configs)
     store = Store(settings.store_path)
     with closing(store), open_executor(settings.executor) as execute:
         specs = list(dict.fromkeys(c.model for c in experiment.configs))
         loaded = progress("load models", len(specs)) if progress else None
-        backends = {}
-        for spec in specs:
-            backends[spec] = load_backend(spec)
+
+        def load(spec: str):
+            backend = load_backend(spec)
             if loaded:
                 loaded(1)
+            return backend
+
+        backends = load_backends(experiment.configs, load)
         info = RunInfo(
             _new_run_id(),
             time.time(),
@@ -113,9 +123,14 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
         store.create_run(
             info,
             items,
-            [(c.name, c.fingerprint(), c.model_dump_json(), backends[c.model].fingerprint) for c in experiment.configs],
+            [
+                (c.name, c.fingerprint(), c.model_dump_json(), model_identity(c, backends, classifiers))
+                for c in experiment.configs
+            ],
         )
-        planned_all = plan(experiment.configs, items, backends, experiment.decoding)
+        planned_all = plan(experiment.configs, items, backends, experiment.decoding, classifiers)
+        routes = {(p.route.config, p.route.item_id): p.route for p in planned_all if p.route is not None}
+        store.add_routes(info.run_id, list(routes.values()))
         keys = {p.request.key for p in planned_all}
         todo = len(keys) if settings.fresh else len(keys) - len(store.cached_keys(keys))
         advance = progress(f"generate ({len(keys) - todo} cached)", todo) if progress else None
@@ -124,10 +139,10 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             drawn = {item.id for item in items[start:end]}
             planned = [p for p in planned_all if p.planned.item_id in drawn]
             store.add_requests(info.run_id, [p.planned for p in planned])
-            for spec, backend in backends.items():
+            for key, backend in backends.items():
                 execute(
                     backend,
-                    [p for p in planned if p.model_spec == spec],
+                    [p for p in planned if p.backend == key],
                     store,
                     batch_size=settings.batch_size,
                     fresh=settings.fresh,
@@ -155,6 +170,7 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
         chunk = info.experiment["chunk_size"]
         status = adaptive_status(results, target, chunk, drawn, len(store.run_items(info.run_id)))
         results = results.model_copy(update={"adaptive": status})
+    routes = _drawn_routes(store.run_routes(info.run_id), {r.item_id for r in rows})
     path = settings.results_dir / info.run_id / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -171,7 +187,14 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
         },
         "results": json.loads(results.to_json()),
     }
+    if routes:
+        payload["run"]["routes"] = route_summary(routes, store.run_items(info.run_id))
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     os.replace(tmp, path)
     return RunOutput(store.run(info.run_id), results, path)
+
+
+def _drawn_routes(routes: list[Route], drawn: set[str]) -> list[Route]:
+    """The routing decisions of the items analysed (an adaptive run may stop before drawing them all)."""
+    return [r for r in routes if r.item_id in drawn]

@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS run_requests (
   run_id TEXT, config TEXT, item_id TEXT, sample INTEGER, key TEXT,
   PRIMARY KEY (run_id, config, item_id, sample)
 );
+CREATE TABLE IF NOT EXISTS run_routes (
+  run_id TEXT, config TEXT, item_id TEXT, risk REAL, guarded INTEGER, PRIMARY KEY (run_id, config, item_id)
+);
 CREATE TABLE IF NOT EXISTS generations (
   key TEXT PRIMARY KEY, model_fingerprint TEXT, prompt TEXT, template_hash TEXT, text TEXT,
   finish_reason TEXT, n_tokens INTEGER, seconds REAL, created_at REAL
@@ -62,6 +65,16 @@ class PlannedRequest:
     item_id: str
     key: str
     sample: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a routed configuration answered one item: the prompt's risk score and whether the guardrail was on."""
+
+    config: str
+    item_id: str
+    risk: float
+    guarded: bool
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,20 @@ class Store:
             "INSERT OR REPLACE INTO run_requests VALUES (?,?,?,?,?)",
             [(run_id, r.config, r.item_id, r.sample, r.key) for r in requests],
         )
+
+    def add_routes(self, run_id: str, routes: Sequence[Route]) -> None:
+        """Record the routing decisions of a run's routed configurations."""
+        self._write(
+            "INSERT OR REPLACE INTO run_routes VALUES (?,?,?,?,?)",
+            [(run_id, r.config, r.item_id, r.risk, int(r.guarded)) for r in routes],
+        )
+
+    def run_routes(self, run_id: str) -> list[Route]:
+        """The routing decisions of a run (empty when it has no routed configuration), in the order recorded."""
+        rows = self._db.execute(
+            "SELECT config, item_id, risk, guarded FROM run_routes WHERE run_id=? ORDER BY rowid", (run_id,)
+        )
+        return [Route(config, item_id, risk, bool(guarded)) for config, item_id, risk, guarded in rows]
 
     def set_status(self, run_id: str, status: str) -> None:
         self._write("UPDATE runs SET status=? WHERE run_id=?", [(status, run_id)])
