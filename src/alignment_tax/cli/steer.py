@@ -1,0 +1,164 @@
+"""`altax steer extract|list|sweep`: steering directions and the sweep that picks a layer and strength."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, settings
+from alignment_tax.errors import AltaxError
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
+
+steer_app = typer.Typer(help="Activation steering: extract directions, list them, sweep layer and strength.")
+app.add_typer(steer_app, name="steer", no_args_is_help=True)
+
+DEFAULT_MODEL = "builtin:smollm2-135m-instruct"
+Model = Annotated[str, typer.Option(help="Model spec (builtin: or hf:).")]
+
+
+def _numbers(text: str, kind: type) -> list:
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise AltaxError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+
+
+@steer_app.command("extract")
+@friendly
+def extract(
+    model: Model = DEFAULT_MODEL,
+    method: Annotated[str, typer.Option(help="caa (refusal vs compliance openings) or mean-diff.")] = "caa",
+    name: Annotated[str | None, typer.Option(help="Save under this name [default: METHOD-MODEL].")] = None,
+    seed: Annotated[int, typer.Option(help="Seed pairing prompts with openings (caa).")] = 0,
+) -> None:
+    """Extract a steering direction for every layer from the calibration set and save it in the user cache."""
+    from alignment_tax.interventions.directions import (
+        METHODS,
+        default_direction_name,
+        extract_direction,
+        save_direction,
+    )
+    from alignment_tax.models.specs import load_backend
+
+    if method not in METHODS:
+        raise AltaxError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    backend = load_backend(model)
+    if not hasattr(backend, "model"):
+        raise AltaxError(f"steering needs a model loaded with transformers (builtin: or hf:), not {model!r}")
+    with console.status(f"extracting {method} directions from the calibration set"):
+        direction = extract_direction(backend, method, seed=seed)  # type: ignore[arg-type]
+    path = save_direction(direction, name or default_direction_name(model, method))  # type: ignore[arg-type]
+    best = max(range(direction.n_layers), key=lambda i: direction.separation[i])
+    console.print(f"saved {path}", highlight=False)
+    console.print(
+        f"{direction.n_layers} layers; widest separation at layer {best} "
+        f"({direction.separation[best]:.2f} of the typical norm {direction.norms[best]:.1f})",
+        highlight=False,
+    )
+
+
+@steer_app.command("list")
+@friendly
+def list_() -> None:
+    """List saved directions (packaged ones and those in the user cache)."""
+    from alignment_tax.interventions.directions import PACKAGED, list_directions
+
+    table = Table("name", "method", "model", "layers", "calibration", "where")
+    for direction, path in list_directions():
+        where = "packaged" if path.parent == PACKAGED else str(path.parent)
+        table.add_row(
+            direction.name,
+            direction.method,
+            direction.model_fingerprint,
+            str(direction.n_layers),
+            direction.calibration_hash,
+            where,
+        )
+    console.print(table)
+
+
+@steer_app.command("sweep")
+@friendly
+def sweep(
+    layers: Annotated[str, typer.Option(help="Comma-separated decoder layers, e.g. 8,12,16.")],
+    strengths: Annotated[str, typer.Option(help="Comma-separated strengths (x typical residual norm).")] = "0,0.1,0.2",
+    model: Model = DEFAULT_MODEL,
+    direction: Annotated[str | None, typer.Option(help="Direction name [default: caa-MODEL].")] = None,
+    mode: Annotated[str, typer.Option(help="add, or ablate (strengths are then ignored).")] = "add",
+    suite: Annotated[str, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = "core",
+    limit: Annotated[int | None, typer.Option(help="At most N items per category.", min=2)] = None,
+    max_tax: Annotated[float | None, typer.Option(help="Largest capability tax allowed (points).")] = None,
+    min_coverage: Annotated[float | None, typer.Option(help="Smallest share of harmful refused (%).")] = None,
+    max_over_refusal: Annotated[float | None, typer.Option(help="Largest share of benign refused (%).")] = None,
+    max_degenerate: Annotated[float, typer.Option(help="Degenerate answers allowed above the reference (pts).")] = 5,
+    split_seed: Annotated[int, typer.Option(help="Seed of the tuning/held-out split.")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+    detector: Detector = DEFAULT_DETECTOR,
+    out: Annotated[Path | None, typer.Option(help="Curve JSON [default: RESULTS_DIR/RUN/steering-sweep.json].")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Run one steered configuration per (layer, strength) and the unsteered reference, choose the setting that
+    meets the constraints on a tuning half of the items, and report it on the held-out half."""
+    from alignment_tax.analysis.sweep import Constraints
+    from alignment_tax.interventions.directions import default_direction_name, load_direction
+    from alignment_tax.report.progress import stage_progress
+    from alignment_tax.sweep import run_sweep, sweep_experiment
+
+    if mode not in ("add", "ablate"):
+        raise AltaxError(f"--mode must be add or ablate, not {mode!r}")
+    name = direction or default_direction_name(model)
+    load_direction(name)  # a missing direction fails before any model loads
+    experiment = sweep_experiment(
+        model, name, _numbers(layers, int), _numbers(strengths, float), mode=mode, suite=suite, limit=limit
+    )
+    bounds = {"max_tax": max_tax, "min_coverage": min_coverage, "max_over_refusal": max_over_refusal}
+    constraints = Constraints(**bounds, max_degenerate_rise=max_degenerate)
+    run_settings = settings(results_dir, batch_size=batch_size, detector=detector, n_boot=500)
+    with stage_progress(console) as progress:
+        result = run_sweep(
+            experiment, run_settings, constraints, direction=name, mode=mode, split_seed=split_seed, progress=progress
+        )
+    _print_sweep(result)
+    path = out or run_settings.results_dir / result.run_id / "steering-sweep.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(result.model_dump_json(indent=2))
+    console.print(f"curve: {path}", highlight=False)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _print_sweep(result) -> None:
+    table = Table(title=f"Steering sweep: {result.direction} ({result.mode}), tuning half | held-out half")
+    for column in ("setting", "tax", "coverage", "over-refusal", "degenerate", "| tax", "coverage", "over-refusal"):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    for point in result.points:
+        t, h = point.tuning, point.held_out
+        mark = " *" if point.name == result.chosen else ""
+        table.add_row(
+            point.name + mark,
+            _pct(t.tax),
+            _pct(t.coverage),
+            _pct(t.over_refusal),
+            _pct(t.degenerate),
+            _pct(h.tax),
+            _pct(h.coverage),
+            _pct(h.over_refusal),
+        )
+    console.print(table)
+    n_tune, n_held = result.points[0].tuning.n_items, result.points[0].held_out.n_items
+    console.print(f"percent; tax in points against the unsteered reference; {n_tune} tuning / {n_held} held-out items")
+    if result.chosen is None:
+        console.print(f"[bold]no setting chosen[/]: {result.reason}")
+        return
+    chosen = next(p for p in result.points if p.name == result.chosen).held_out
+    console.print(
+        f"[bold]chosen: {result.chosen}[/] ({result.reason}); held out: tax {_pct(chosen.tax)} points, "
+        f"coverage {_pct(chosen.coverage)}%, over-refusal {_pct(chosen.over_refusal)}%, "
+        f"degenerate {_pct(chosen.degenerate)}%",
+        highlight=False,
+    )
