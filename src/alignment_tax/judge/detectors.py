@@ -8,8 +8,10 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.judge.refusal import LexicalDetector, RefusalDetector
 
 DEFAULT_DETECTOR = "lexical"
-"""The detector runs use. The ensemble beats the lexical layer on the held-out split but over-calls
-refusals on the embedded model's short declarative answers, so it is not the default yet (docs/refusal.md)."""
+"""The detector runs use. The ensemble beats the lexical layer on the held-out split (89% against 74%
+binary) but, on the embedded model's own answers, calls 5% of the compliant ones refusals or partials
+(lexical 0.2%), mostly incoherent attempts at harmful or sensitive requests; at that model's low
+refusal rates this costs more than the refusals it finds, so runs keep lexical (docs/refusal.md)."""
 
 
 def _embedding() -> RefusalDetector:
