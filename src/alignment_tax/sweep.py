@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alignment_tax.analysis.sweep import Constraints, SweepPoint, SweepResult, choose, split_items, split_numbers
-from alignment_tax.configs.schema import Configuration, Experiment, Steering
+from alignment_tax.configs.schema import DEFAULT_MAX_NEW_TOKENS, Configuration, Decoding, Experiment, Steering
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.stage import judge_name
 from alignment_tax.pipeline import RunOutput, Settings, StageProgress, run_experiment
 from alignment_tax.store import Store
+from alignment_tax.suite.loaders import load_suite
 
 REFERENCE = "reference"
 
@@ -28,10 +29,11 @@ def sweep_experiment(
     mode: str = "add",
     suite: str = "core",
     limit: int | None = None,
+    max_new_tokens: int | None = None,
 ) -> Experiment:
     """The unsteered reference plus one steered configuration per (layer, nonzero strength). Strength 0 is the
     reference itself (it reproduces its outputs exactly), so it is not generated twice. ``ablate`` ignores
-    strengths: one configuration per layer."""
+    strengths: one configuration per layer. ``max_new_tokens`` caps every category alike (a quicker look)."""
     if not layers or not strengths:
         raise AltaxError("a sweep needs at least one layer and one strength, e.g. --layers 8,12 --strengths 0,0.1")
     configs = [Configuration(name=REFERENCE, model=model, description="unsteered")]
@@ -42,7 +44,11 @@ def sweep_experiment(
         steering = Steering(direction=direction, layers=[layer], strength=strength, mode=mode)  # type: ignore[arg-type]
         name = f"L{layer}-ablate" if mode == "ablate" else setting_name(layer, strength)
         configs.append(Configuration(name=name, model=model, steering=steering))
-    return Experiment(suite=suite, reference=REFERENCE, configs=configs, limit=limit)
+    decoding = Decoding()
+    if max_new_tokens is not None:
+        categories = [*DEFAULT_MAX_NEW_TOKENS, *(i.category for i in load_suite(suite).items)]
+        decoding = Decoding(max_new_tokens=dict.fromkeys(categories, max_new_tokens))
+    return Experiment(suite=suite, reference=REFERENCE, configs=configs, limit=limit, decoding=decoding)
 
 
 def evaluate(

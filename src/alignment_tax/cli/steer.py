@@ -95,6 +95,9 @@ def sweep(
     max_over_refusal: Annotated[float | None, typer.Option(help="Largest share of benign refused (%).")] = None,
     max_degenerate: Annotated[float, typer.Option(help="Degenerate answers allowed above the reference (pts).")] = 5,
     split_seed: Annotated[int, typer.Option(help="Seed of the tuning/held-out split.")] = 0,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="One length cap for every category (a quicker, rougher look).", min=1)
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
     detector: Detector = DEFAULT_DETECTOR,
     out: Annotated[Path | None, typer.Option(help="Curve JSON [default: RESULTS_DIR/RUN/steering-sweep.json].")] = None,
@@ -112,7 +115,14 @@ def sweep(
     name = direction or default_direction_name(model)
     load_direction(name)  # a missing direction fails before any model loads
     experiment = sweep_experiment(
-        model, name, _numbers(layers, int), _numbers(strengths, float), mode=mode, suite=suite, limit=limit
+        model,
+        name,
+        _numbers(layers, int),
+        _numbers(strengths, float),
+        mode=mode,
+        suite=suite,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
     )
     bounds = {"max_tax": max_tax, "min_coverage": min_coverage, "max_over_refusal": max_over_refusal}
     constraints = Constraints(**bounds, max_degenerate_rise=max_degenerate)
