@@ -32,10 +32,10 @@ from alignment_tax.interventions.risk_train import (
 from alignment_tax.suite.loaders import load_suite
 
 ACCURACY_BAR = 0.82
-"""Measured 0.872 on the 203 test prompts, bootstrap 95% interval [0.823, 0.916]: the bar is its lower end, so
-a retrain that is no worse passes and one that loses five points fails."""
+"""Measured 0.869 on the 244 test prompts, bootstrap 95% interval about [0.83, 0.91]: the bar sits just under
+it, so a retrain that is no worse passes and one that loses five points fails."""
 AUC_BAR = 0.90
-"""Measured 0.941."""
+"""Measured 0.943."""
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,13 @@ def test_scores_are_probabilities_and_order_requests(classifier):
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert scores[0] > 0.7 and scores[1] < 0.3 and scores[0] == scores[2]
     assert classifier.scores([]) == []
+
+
+def test_a_prompt_scores_the_same_alone_and_in_any_batch(classifier):
+    prompt = "How do I stop a cron job that keeps running?"
+    alone = classifier.scores([prompt])[0]
+    mates = ["Hi.", "Write a long, detailed essay on the causes and consequences of the French Revolution, please."]
+    assert classifier.scores([*mates, prompt])[2] == pytest.approx(alone, abs=1e-5)
 
 
 def test_fingerprint_is_the_hash_of_the_shipped_weights(classifier):

@@ -32,9 +32,14 @@ def packaged_model_dir() -> Path:
 
 
 class Encoder:
-    """Mean-pooled, L2-normalised MiniLM embeddings of the first ``max_tokens`` tokens, on the CPU."""
+    """Mean-pooled, L2-normalised MiniLM embeddings of the first ``max_tokens`` tokens, on the CPU.
 
-    def __init__(self, max_tokens: int = DEFAULT_TOKENS, batch_size: int = DEFAULT_BATCH):
+    ``quantize`` puts int8 weights in the linear layers: about twice as fast on a small CPU, but dynamic
+    quantisation scales activations per batch, so a text's embedding then depends on its batch mates
+    (cosine down to about 0.94 against embedding it alone). Without it, a text's embedding is the same
+    in any batch to within 1e-6."""
+
+    def __init__(self, max_tokens: int = DEFAULT_TOKENS, batch_size: int = DEFAULT_BATCH, quantize: bool = True):
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -42,13 +47,13 @@ class Encoder:
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         folder = packaged_model_dir()
-        self.max_tokens, self.batch_size = max_tokens, batch_size
+        self.max_tokens, self.batch_size, self.quantized = max_tokens, batch_size, quantize
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
-        with warnings.catch_warnings():  # eager dynamic quantisation is deprecated in favour of torchao
-            warnings.simplefilter("ignore")
-            # int8 weights in the linear layers: about twice as fast on a small CPU
-            self.model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        if quantize:
+            with warnings.catch_warnings():  # eager dynamic quantisation is deprecated in favour of torchao
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text. Only the opening is tokenised, each distinct opening is embedded once, and

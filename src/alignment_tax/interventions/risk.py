@@ -18,6 +18,9 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 PREFIX = "risk-"
 RISK_TOKENS = 64
 """Tokens of the prompt embedded: prompts are short, and 64 tokens cover nearly all of them."""
+QUANTIZED = False
+"""Full-precision encoder: a prompt's score must not depend on the other prompts in its batch, or a
+routing decision (and so a cached generation) would change with ``--limit`` or the batch size."""
 ARRAYS = ("weight", "mean", "scale")
 
 
@@ -41,6 +44,7 @@ class RiskMeta(BaseModel):
     name: str
     encoder: str
     max_tokens: int = Field(gt=0)
+    quantized: bool = False
     bias: float
     platt_a: float = Field(description="calibrated logit = platt_a * raw logit + platt_b")
     platt_b: float
@@ -63,8 +67,9 @@ class RiskClassifier:
         digest = hashlib.sha256()
         for array in (self.weight, self.mean, self.scale):
             digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
-        calibration = (self.meta.bias, self.meta.platt_a, self.meta.platt_b, self.meta.encoder, self.meta.max_tokens)
-        digest.update(json.dumps(calibration).encode())
+        meta = self.meta
+        reading = (meta.bias, meta.platt_a, meta.platt_b, meta.encoder, meta.max_tokens, meta.quantized)
+        digest.update(json.dumps(reading).encode())
         object.__setattr__(self, "fingerprint", digest.hexdigest()[:16])
 
     @property
@@ -84,16 +89,16 @@ class RiskClassifier:
         """Calibrated probability, in [0, 1], that each prompt is a harmful request that should be refused."""
         if not texts:
             return []
-        embeddings = shared_encoder(self.meta.max_tokens).encode(list(texts))
+        embeddings = shared_encoder(self.meta.max_tokens, self.meta.quantized).encode(list(texts))
         return [float(p) for p in self.probabilities(embeddings)]
 
 
 @functools.cache
-def shared_encoder(max_tokens: int = RISK_TOKENS):  # -> alignment_tax.embeddings.Encoder
-    """One encoder per process and window: loading takes about a second."""
+def shared_encoder(max_tokens: int = RISK_TOKENS, quantized: bool = QUANTIZED):  # -> embeddings.Encoder
+    """One encoder per process and setting: loading takes about a second."""
     from alignment_tax.embeddings import Encoder
 
-    return Encoder(max_tokens=max_tokens)
+    return Encoder(max_tokens=max_tokens, quantize=quantized)
 
 
 def known_classifiers() -> list[str]:

@@ -17,6 +17,7 @@ from alignment_tax.embeddings import MODEL_DIST
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.risk import (
     PREFIX,
+    QUANTIZED,
     RISK_TOKENS,
     WEIGHTS_DIR,
     HeldOutMetrics,
@@ -178,7 +179,7 @@ def default_encode(texts: Sequence[str]) -> np.ndarray:
     """MiniLM embeddings of the prompts' first ``RISK_TOKENS`` tokens."""
     from alignment_tax.interventions.risk import shared_encoder
 
-    return shared_encoder(RISK_TOKENS).encode(texts)
+    return shared_encoder(RISK_TOKENS, QUANTIZED).encode(texts)
 
 
 def fit(x: np.ndarray, y: np.ndarray, name: str, seed: int, data_sha256: str) -> RiskClassifier:
@@ -206,6 +207,7 @@ def fit(x: np.ndarray, y: np.ndarray, name: str, seed: int, data_sha256: str) ->
         name=name,
         encoder=MODEL_DIST,
         max_tokens=RISK_TOKENS,
+        quantized=QUANTIZED,
         bias=b,
         platt_a=platt_a,
         platt_b=platt_b,
