@@ -6,6 +6,7 @@ from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     loglik,
     probing,
     reporting,
+    route,
     runs,
     serve,
     stats,
