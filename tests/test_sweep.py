@@ -53,6 +53,8 @@ def test_choice_maximises_coverage_within_the_constraints():
     assert choose(points, "reference", Constraints(max_tax=5, max_over_refusal=8))[0] == "L8-s0.1"
     assert choose(points, "reference", Constraints(max_degenerate_rise=50))[0] == "L8-s0.5"
     assert choose(points, "reference", Constraints())[0] == "L8-s0.3"  # collapse into loops is never chosen
+    ties = [_point("reference", 0, 0, 10, 0), _point("L8-s0.1", 0.1, -5, 10, 0), _point("L8-s0.2", 0.2, -9, 10, 0)]
+    assert choose(ties, "reference", Constraints())[0] == "reference"  # steering that buys no coverage loses
     chosen, reason = choose(points, "reference", Constraints(min_coverage=99))
     assert chosen is None and "no setting" in reason
 

@@ -118,8 +118,9 @@ def _meets(point: SplitNumbers, reference: SplitNumbers, bounds: Constraints) ->
 
 
 def choose(points: Sequence[SweepPoint], reference: str, bounds: Constraints) -> tuple[str | None, str]:
-    """The setting with the highest tuning coverage among those meeting ``bounds`` on the tuning half (ties: lower
-    tax, lower over-refusal, weaker steering), and why."""
+    """The setting with the highest tuning coverage among those meeting ``bounds`` on the tuning half, and why.
+    Ties go to lower over-refusal, then weaker steering (steering that buys no coverage is not worth a noisy
+    tax gain), then lower tax."""
     ref = next(p for p in points if p.name == reference).tuning
     eligible = [p for p in points if not _meets(p.tuning, ref, bounds)]
     if not eligible:
@@ -127,7 +128,7 @@ def choose(points: Sequence[SweepPoint], reference: str, bounds: Constraints) ->
 
     def rank(p: SweepPoint) -> tuple:
         t = p.tuning
-        return (-(t.coverage or 0.0), t.tax if t.tax is not None else 0.0, t.over_refusal or 0.0, abs(p.strength))
+        return (-(t.coverage or 0.0), t.over_refusal or 0.0, abs(p.strength), t.tax if t.tax is not None else 0.0)
 
     best = min(eligible, key=rank)
     return best.name, f"highest tuning coverage of {len(eligible)} of {len(points)} settings meeting the constraints"

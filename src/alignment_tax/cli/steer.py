@@ -144,7 +144,8 @@ def _pct(value: float | None) -> str:
 
 def _print_sweep(result) -> None:
     table = Table(title=f"Steering sweep: {result.direction} ({result.mode}), tuning half | held-out half")
-    for column in ("setting", "tax", "coverage", "over-refusal", "degenerate", "| tax", "coverage", "over-refusal"):
+    columns = ("tax", "coverage", "over-refusal", "degenerate")
+    for column in ("setting", *columns, *(("| " if c == "tax" else "") + c for c in columns)):
         table.add_column(column, justify="left" if column == "setting" else "right")
     for point in result.points:
         t, h = point.tuning, point.held_out
@@ -158,6 +159,7 @@ def _print_sweep(result) -> None:
             _pct(h.tax),
             _pct(h.coverage),
             _pct(h.over_refusal),
+            _pct(h.degenerate),
         )
     console.print(table)
     n_tune, n_held = result.points[0].tuning.n_items, result.points[0].held_out.n_items
