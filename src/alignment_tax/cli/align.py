@@ -74,16 +74,23 @@ def align(
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("align", total=prepared.steps, loss="--")
+    command = shlex.join(["altax", *sys.argv[1:]])
+    if not console.is_terminal:  # a log file gets a plain line every 10 steps, written at once
 
-        def on_step(step: int, total: int, loss: float) -> None:
-            progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
-            if not console.is_terminal and (step % 10 == 0 or step == total):  # a log file gets plain lines
-                progress.console.print(f"step {step}/{total} loss {loss:.4f}", highlight=False)
+        def log_step(step: int, total: int, loss: float) -> None:
+            if step % 10 == 0 or step == total:
+                console.print(f"step {step}/{total} loss {loss:.4f}", highlight=False)
+                console.file.flush()
 
-        command = shlex.join(["altax", *sys.argv[1:]])
-        record = train(prepared, on_step=on_step, command=command)
+        record = train(prepared, on_step=log_step, command=command)
+    else:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("align", total=prepared.steps, loss="--")
+
+            def on_step(step: int, total: int, loss: float) -> None:
+                progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
+
+            record = train(prepared, on_step=on_step, command=command)
     console.print(
         f"adapter: {out} ({record['adapter']['weights_bytes'] / 1e6:.1f} MB, {record['adapter']['fingerprint']}), "
         f"{record['steps']} steps, {record['seconds_per_step']:.2f} s/step on {record['device']}, "
