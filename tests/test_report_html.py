@@ -106,3 +106,26 @@ def test_altax_report_writes_the_page(tmp_path, monkeypatch):
     assert done.returncode == 0 and out.read_text().startswith("<!DOCTYPE html>")
     missing = subprocess.run([*args, "nope"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
+
+
+def test_routed_configurations_get_the_adaptive_guardrail_section(page):
+    from rich.console import Console
+
+    from alignment_tax.analysis.routing import route_summary
+    from alignment_tax.report.html import routing_section
+    from alignment_tax.report.terminal import routing_table
+    from alignment_tax.store import Route
+    from alignment_tax.suite.schema import Item
+
+    html, _ = page
+    assert "id='routing'" not in html and routing_section({}) == ""
+    items = [Item.model_validate(item) for item in ITEMS]
+    harmful = {item.id for item in items if item.kind == "harmful"}
+    routes = [Route("routed", item.id, 0.9 if item.id in harmful else 0.1, item.id in harmful) for item in items]
+    summary = route_summary(routes, items)
+    n_harmful = len(harmful)
+    section = routing_section(summary)
+    assert f"100% of {n_harmful} (risk 0.90)" in section and "0% of" in section
+    console = Console(record=True, width=200)
+    console.print(routing_table(summary))
+    assert f"100% of {n_harmful} (0.90)" in console.export_text()

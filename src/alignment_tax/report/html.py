@@ -108,6 +108,32 @@ def frontier_table(front: Frontier) -> str:
     return _table(head + ["saving, pp [95% CI]", "saving, % of its tax"], rows)
 
 
+ROUTED_KINDS = ("harmful", "benign", "capability")
+
+
+def routing_section(routes: dict) -> str:
+    """Fixed against adaptive guardrails: how often each routed configuration switched its guardrail on, per item
+    kind (the results file's ``run.routes``); empty when the run has no routed configuration."""
+    if not routes:
+        return ""
+    rows = []
+    for config, kinds in routes.items():
+        cells = [
+            f"{kinds[k]['percent']:.0f}% of {kinds[k]['n']} (risk {kinds[k]['mean_risk']:.2f})" if k in kinds else "–"
+            for k in ROUTED_KINDS
+        ]
+        rows.append([config, *cells])
+    table = _table(["routed configuration", *(f"guardrail on, {k}" for k in ROUTED_KINDS)], rows)
+    note = (
+        "A routed configuration applies its guardrail only to prompts the risk classifier scores at or above its "
+        "threshold, so its tax, coverage and over-refusal in the headline are those of an adaptive guardrail; "
+        "compare them with the fixed configuration that always applies the same guardrail. Ideally the guardrail "
+        "is on for harmful requests and off for benign and capability items (mean risk score in brackets)."
+    )
+    heading = "<h2>Fixed against adaptive guardrails</h2>"
+    return f"<section id='routing'>{heading}<p class='note'>{escape(note)}</p>{table}</section>"
+
+
 def summary(results: Results, front: Frontier) -> str:
     """Two sentences: which configurations are on the frontier and what the dominated ones could save."""
     on = [p.config for p in front.points if p.on_frontier]
@@ -182,6 +208,7 @@ def render_report(payload: dict, front: Frontier, items: list[ItemOutcome]) -> s
         "headline": headline_table(results, front),
         "frontier_table": frontier_table(front),
         "hypervolume": escape(hv),
+        "routing": routing_section(run.get("routes", {})),
         "data": embed_json(data),
         "plotly": plotly_js,
         "app": app_js,

@@ -85,6 +85,23 @@ def category_table(results: Results) -> Table:
     return table
 
 
+def routing_table(routes: dict) -> Table:
+    """Per routed configuration: the share of items of each kind its guardrail was switched on for."""
+    table = _table("Adaptive guardrails: share of items routed to the guardrail (mean risk)", "routed configuration")
+    kinds = ("harmful", "benign", "capability")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    for config, by_kind in routes.items():
+        cells = [
+            f"{by_kind[k]['percent']:.0f}% of {by_kind[k]['n']} ({by_kind[k]['mean_risk']:.2f})"
+            if k in by_kind
+            else "–"
+            for k in kinds
+        ]
+        table.add_row(config, *cells)
+    return table
+
+
 def print_results(console: Console, payload: dict) -> None:
     """Print a results file (the dict the pipeline writes) as tables."""
     run = payload["run"]
@@ -117,5 +134,7 @@ def print_results(console: Console, payload: dict) -> None:
             highlight=False,
         )
     console.print(safety_table(results))
+    if run.get("routes"):
+        console.print(routing_table(run["routes"]))
     if results.configs[results.reference].categories:
         console.print(category_table(results))
