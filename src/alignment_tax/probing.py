@@ -14,6 +14,7 @@ import numpy as np
 
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
+from alignment_tax.interventions.routing import load_backends, load_classifiers
 from alignment_tax.judge.audit import wilson
 from alignment_tax.judge.probe import ProbeAgreement, agreement, probe_log_odds
 from alignment_tax.models.base import Backend
@@ -90,13 +91,15 @@ def probe_experiment(
     backends: Mapping[str, Backend] | None = None,
     progress: Callable[[str, int], Advance] | None = None,
 ) -> list[ProbeScore]:
-    """The probe's log-odds for every configuration and item the experiment plans (its first sample only)."""
+    """The probe's log-odds for every configuration and item the experiment plans (its first sample only;
+    steered and routed configurations are planned as a run plans them, by backend key)."""
     items = select_items(load_suite(experiment.suite).items, experiment.limit)
-    backends = dict(backends or {})
-    for spec in dict.fromkeys(c.model for c in experiment.configs):
-        if spec not in backends:
-            backends[spec] = load_backend(spec)
-    planned = [p for p in plan(experiment.configs, items, backends, experiment.decoding) if p.planned.sample == 0]
+    given = dict(backends or {})
+    backends = load_backends(experiment.configs, lambda spec: given.get(spec) or load_backend(spec))
+    classifiers = load_classifiers(experiment.configs)
+    planned = [
+        p for p in plan(experiment.configs, items, backends, experiment.decoding, classifiers) if p.planned.sample == 0
+    ]
     by_id = {item.id: item for item in items}
     advance = progress("probe", len(planned)) if progress else None
     scores: list[ProbeScore] = []
