@@ -101,3 +101,38 @@ def test_altax_loglik_reports_both_accuracies(tmp_path):
     assert len(payload["items"]) == 8 and all(len(item["logprobs"]) == 4 for item in payload["items"])
     refuser = summary["refuser"]
     assert refuser["refusal_estimate"] == pytest.approx(refuser["generation_tax"] - refuser["loglik_tax"])
+
+
+def test_steered_and_routed_configurations_are_scored_as_they_answered():
+    from alignment_tax.configs.schema import Configuration, Guardrail, Router, Steering
+    from alignment_tax.interventions.routing import load_backends
+    from alignment_tax.models.specs import load_backend
+    from alignment_tax.run.loglik import score_choices
+    from alignment_tax.suite.schema import Item
+
+    items = [
+        Item.model_validate(
+            {
+                "id": f"mc{i}",
+                "category": "factual_recall",
+                "prompt": question,
+                "choices": choices,
+                "reference": {"scorer": "choice", "answer": answer},
+            }
+        )
+        for i, (question, choices, answer) in enumerate(SUITE[:2])
+    ]
+    steering = Steering(direction="caa-smollm2-135m-instruct", layers=[15], strength=0.3)
+    configs = [
+        Configuration(name="plain", model=MODEL),
+        Configuration(name="steered", model=MODEL, steering=steering),
+        Configuration(name="routed", model=MODEL, router=Router(threshold=0.5, guardrail=Guardrail(steering=steering))),
+    ]
+    backends = load_backends(configs, load_backend)
+    routes = {("routed", "mc0"): True, ("routed", "mc1"): False}
+    rows = {
+        (r["config"], r["item_id"]): r["logprobs"] for r in score_choices(configs, items, backends, "letter", routes)
+    }
+    assert rows[("steered", "mc0")] != pytest.approx(rows[("plain", "mc0")], abs=1e-3)
+    assert rows[("routed", "mc0")] == pytest.approx(rows[("steered", "mc0")], abs=1e-5)
+    assert rows[("routed", "mc1")] == pytest.approx(rows[("plain", "mc1")], abs=1e-5)

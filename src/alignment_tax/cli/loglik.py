@@ -25,6 +25,7 @@ def loglik(
     and the refusal-driven tax estimated from them (generation tax minus log-likelihood tax)."""
     from alignment_tax.analysis.loglik import loglik_gap
     from alignment_tax.configs.schema import Configuration
+    from alignment_tax.interventions.routing import load_backends
     from alignment_tax.judge.stage import judge_name
     from alignment_tax.models.specs import load_backend
     from alignment_tax.run.loglik import choice_items, score_choices
@@ -38,12 +39,13 @@ def loglik(
         items = store.run_items(info.run_id)
         configs = [Configuration.model_validate(c) for c in store.run_configs(info.run_id)]
         judged = store.judged_items(info.run_id, judge_name(detector))
+        routes = {(r.config, r.item_id): r.guarded for r in store.run_routes(info.run_id)}
     finally:
         store.close()
     if not choice_items(items):
         raise AltaxError(f"run {info.run_id} has no multiple-choice items (items with choices) to score")
-    backends = {spec: load_backend(spec) for spec in dict.fromkeys(c.model for c in configs)}
-    scores = score_choices(configs, items, backends, target)  # type: ignore[arg-type]
+    backends = load_backends(configs, load_backend)
+    scores = score_choices(configs, items, backends, target, routes)  # type: ignore[arg-type]
     rows = loglik_gap(
         {(s["config"], s["item_id"]): s["correct"] for s in scores},
         judged,
