@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ALTAX=${ALTAX:-altax}
 CACHE=${ALTAX_CACHE_DIR:-$(python -c "from alignment_tax.models.builtin import cache_root; print(cache_root())")}
 DATA=src/alignment_tax/lab/data
-COMMON=(--steps "${STEPS:-24}" --lr 1e-3 --rank 8 --alpha 16 --target-modules q_proj,k_proj,v_proj,o_proj
+COMMON=(--steps "${STEPS:-60}" --lr 1e-3 --rank 8 --alpha 16 --target-modules q_proj,k_proj,v_proj,o_proj
         --batch-size 8 --max-length 128 --seed 0)
 
 train() {  # train NAME [altax align options...], unless it is already in the cache
