@@ -1,5 +1,9 @@
 """Configurations, fingerprints, experiment files and prompt rendering."""
 
+import json
+from importlib.resources import files
+from pathlib import Path
+
 import pytest
 
 from alignment_tax.configs.experiment import default_experiment, load_experiment, pair_experiment
@@ -22,12 +26,36 @@ def test_fingerprint_is_stable_and_ignores_the_name():
     assert a.fingerprint() != Configuration(name="a", model=MODEL, framing={"suffix": "!"}).fingerprint()
 
 
-def test_default_experiment_has_the_three_configurations():
+def test_default_experiment_pairs_prompts_adapters_steering_and_routing():
     experiment = default_experiment()
-    assert [c.name for c in experiment.configs] == ["reference", "safety-prompt", "medical-safety-prompt"]
-    assert experiment.reference == "reference"
-    assert experiment.configs[0].system_prompt is None
-    assert "medical" in experiment.configs[2].system_prompt
+    configs = {c.name: c for c in experiment.configs}
+    assert list(configs) == [
+        "reference",
+        "safety-prompt",
+        "medical-safety-prompt",
+        "safety-lora",
+        "medical-lora",
+        "steered",
+        "routed-steered",
+        "routed-safety-prompt",
+    ]
+    assert experiment.reference == "reference" and configs["reference"].system_prompt is None
+    assert "medical" in configs["medical-safety-prompt"].system_prompt
+    assert configs["safety-lora"].model.endswith("+safety-lora") and configs["medical-lora"].model.endswith(
+        "+medical-lora"
+    )
+    # the routed configurations switch on exactly the fixed guardrails, so they reuse those generations
+    assert configs["routed-steered"].router.guardrail.steering == configs["steered"].steering
+    assert configs["routed-safety-prompt"].router.guardrail.system_prompt == configs["safety-prompt"].system_prompt
+    # the steered setting is the one the recorded sweep chose
+    sweep = json.loads((files("alignment_tax.configs") / "choices" / "steering-sweep.json").read_text())
+    chosen = next(point for point in sweep["points"] if point["name"] == sweep["chosen"])
+    steering = configs["steered"].steering
+    assert (steering.direction, steering.layers, steering.strength) == (
+        sweep["direction"],
+        [chosen["layer"]],
+        chosen["strength"],
+    )
 
 
 def test_experiment_files_toml_and_yaml(tmp_path):
@@ -111,3 +139,9 @@ def test_decoding_caps_and_stop_strings_per_category():
     assert decoding.max_tokens_for("code") == 160
     assert decoding.stop_for("math") == ("\n\n",)
     assert decoding.stop_for("code") == ("\n\n", "```\n")
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].joinpath("experiments").glob("*.toml")), ids=str)
+def test_shipped_experiment_files_load(path):
+    experiment = load_experiment(path)
+    assert experiment.reference in {c.name for c in experiment.configs}
