@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.altax-installed
 
-.PHONY: setup system-deps run test bench
+.PHONY: setup system-deps run test bench bench-harness
 
 $(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -32,3 +32,18 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(PY) benchmarks/generation_throughput.py
+
+# altax against lm-evaluation-harness and inspect_ai, side by side (docs/backends.md). The harnesses live in
+# their own venv that reads torch and transformers from ours, so all three run the very same builds.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: $(STAMP) benchmarks/requirements-harness.txt
+	python3 -m venv $(BENCH_VENV)
+	$(PY) -c "import site; print(site.getsitepackages()[0])" > \
+		"$$($(BENCH_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/zz_altax_base.pth"
+	$(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements-harness.txt
+	# the venv's own old setuptools would shadow the one torch needs
+	$(BENCH_VENV)/bin/pip uninstall --quiet -y setuptools
+	touch $@
+
+bench-harness: $(BENCH_VENV)/.installed
+	$(PY) benchmarks/harness_comparison.py --harness-python $(BENCH_VENV)/bin/python
