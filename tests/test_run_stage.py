@@ -86,3 +86,14 @@ def test_fresh_regenerates_everything(tmp_path):
     assert execute(new, planned, store, fresh=True) == 20
     texts = {g.text for g in store.generations(p.request.key for p in planned).values()}
     assert texts == {"new"}
+
+
+def test_store_closes_when_its_block_ends(tmp_path):
+    import sqlite3
+
+    from alignment_tax.store import Store
+
+    with Store(tmp_path / "store.sqlite") as store:
+        assert store.runs() == []
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.runs()

@@ -7,7 +7,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,8 +97,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     if steered and settings.executor != "local":
         raise AltaxError("steered configurations run on the local executor only; drop --executor or the steering")
     classifiers = load_classifiers(experiment.configs)
-    store = Store(settings.store_path)
-    with closing(store), open_executor(settings.executor) as execute:
+    with Store(settings.store_path) as store, open_executor(settings.executor) as execute:
         specs = list(dict.fromkeys(c.model for c in experiment.configs))
         loaded = progress("load models", len(specs)) if progress else None
 

@@ -90,7 +90,8 @@ class RunInfo:
 
 
 class Store:
-    """A handle on one SQLite file in WAL mode; every write is one transaction."""
+    """A handle on one SQLite file in WAL mode; every write is one transaction. ``with Store(path) as store``
+    closes it on the way out."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -105,6 +106,12 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _write(self, sql: str, rows: Iterable[tuple]) -> None:
         with self._db:

@@ -62,12 +62,9 @@ def evaluate(
     split_seed: int = 0,
 ) -> SweepResult:
     """Split the run's items, measure every setting on both halves, and choose on the tuning half."""
-    store = Store(settings.store_path)
-    try:
+    with Store(settings.store_path) as store:
         items = store.run_items(output.run.run_id)
         rows = store.judged_items(output.run.run_id, judge_name(settings.detector))
-    finally:
-        store.close()
     tuning, held_out = split_items(items, split_seed)
     if not held_out:
         raise AltaxError("too few items to split into tuning and held-out halves; raise --limit to 2 or more")

@@ -43,12 +43,9 @@ def judge_stored(
     """Judge (or re-judge) a stored run's answers with a refusal detector; no model is called."""
     from alignment_tax.judge.stage import judge_run
 
-    store = open_store(settings(results_dir).store_path)
-    try:
+    with open_store(settings(results_dir).store_path) as store:
         info = store.run(run_id)
         count = judge_run(store, info.run_id, detector, rejudge=rejudge)
-    finally:
-        store.close()
     console.print(
         f"judged {count} answers of run {info.run_id} with {detector}; "
         f"`altax show {info.run_id} --detector {detector}` prints the results",
@@ -79,13 +76,10 @@ def audit(
 
     if (out is None) == (labels is None):
         raise AltaxError("give one of --out FILE (write a sheet to label) or --labels FILE (read a labelled one)")
-    store = open_store(settings(results_dir).store_path)
-    try:
+    with open_store(settings(results_dir).store_path) as store:
         info = store.run(run_id)
         judge_run(store, info.run_id, detector)
         rows = audit_rows(store, info.run_id, judge_name(detector))
-    finally:
-        store.close()
     if out is not None:
         chosen = sample_rows(rows, sample, seed)
         write_audit_csv(chosen, out)
@@ -156,8 +150,7 @@ def probe(
     from alignment_tax.judge.stage import judge_name, judge_run
     from alignment_tax.models.specs import load_backend
 
-    store = open_store(settings(results_dir).store_path)
-    try:
+    with open_store(settings(results_dir).store_path) as store:
         info = store.run(run_id)
         items = store.run_items(info.run_id)
         configs = [Configuration.model_validate(c) for c in store.run_configs(info.run_id)]
@@ -166,8 +159,6 @@ def probe(
             judged = store.judged_items(info.run_id, judge_name(detector))
         except AltaxError:
             judged = []
-    finally:
-        store.close()
     refused = {(j.config, j.item_id): j.outcome == "refused" for j in judged if j.sample == 0}
     backends: dict = {}
     table = Table("configuration", "probe rate", "mean P(refusal opening)", "detector rate", "agreement", "AUC")

@@ -33,15 +33,12 @@ def loglik(
     if target not in ("letter", "text"):
         raise AltaxError(f"--target must be letter or text, not {target!r}")
     run_settings = settings(results_dir, detector=detector)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         info = store.run(run_id)
         items = store.run_items(info.run_id)
         configs = [Configuration.model_validate(c) for c in store.run_configs(info.run_id)]
         judged = store.judged_items(info.run_id, judge_name(detector))
         routes = {(r.config, r.item_id): r.guarded for r in store.run_routes(info.run_id)}
-    finally:
-        store.close()
     if not choice_items(items):
         raise AltaxError(f"run {info.run_id} has no multiple-choice items (items with choices) to score")
     backends = load_backends(configs, load_backend)

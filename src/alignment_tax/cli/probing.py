@@ -51,13 +51,10 @@ def probe(
     with stage_progress(console) as progress:
         scores = probe_experiment(experiment, progress=progress)
         if calibrate_from is not None:
-            store = open_store(run_settings.store_path)
-            try:
+            with open_store(run_settings.store_path) as store:
                 run_id = store.run(calibrate_from).run_id
                 judge_run(store, run_id, detector)
                 calibration = calibrate(store, run_id, judge_name(detector), detector, scores, {}, progress)
-            finally:
-                store.close()
     cut = threshold if threshold is not None else calibration.threshold if calibration else DEFAULT_THRESHOLD
     estimates = estimate_rates(scores, cut, calibration if threshold is None else None, seed)
     seconds = time.perf_counter() - start

@@ -19,11 +19,8 @@ def write_run_report(run_settings, results_path: Path, out: Path | None = None) 
     from alignment_tax.report.html import write_report
 
     payload = json.loads(results_path.read_text())
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         return write_report(store, payload, out or results_path.with_name("report.html"))
-    finally:
-        store.close()
 
 
 @app.command()
@@ -38,11 +35,8 @@ def report(
     from alignment_tax.pipeline import analyse
 
     run_settings = settings(results_dir, detector=detector)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         output = analyse(store, store.run(run_id).run_id, run_settings)
-    finally:
-        store.close()
     console.print(f"report: {write_run_report(run_settings, output.results_path, out)}", highlight=False)
 
 
@@ -61,12 +55,9 @@ def export(
     from alignment_tax.report.exports import item_outcomes
 
     run_settings = settings(results_dir, detector=detector)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         info = store.run(run_id)
         rows = item_outcomes(store, info.run_id, judge_name(detector))
-    finally:
-        store.close()
     path = write_rows(rows, out or run_settings.results_dir / info.run_id / f"items.{format}", format)
     console.print(f"exported {len(rows)} answers: {path}", highlight=False)
 
@@ -93,8 +84,7 @@ def diff(
     from alignment_tax.judge.stage import judge_name
 
     run_settings = settings(results_dir, detector=detector)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         a, b = store.run(run_a), store.run(run_b)
         if a.suite_name != b.suite_name:
             raise AltaxError(
@@ -112,8 +102,6 @@ def diff(
             n_boot=run_settings.n_boot,
             seed=run_settings.seed,
         )
-    finally:
-        store.close()
     console.print(
         f"[bold]{b.run_id}[/] against [bold]{a.run_id}[/]: {result.n_items} shared items "
         f"({len(items_a) - result.n_items} only or changed in A, {len(items_b) - result.n_items} in B)",

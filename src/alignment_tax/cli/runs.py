@@ -30,11 +30,8 @@ def show(
     from alignment_tax.report.terminal import print_results
 
     run_settings = settings(results_dir, detector=detector, workload=workload, cluster=cluster)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         output = analyse(store, store.run(run_id).run_id, run_settings)
-    finally:
-        store.close()
     payload = json.loads(output.results_path.read_text())
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
@@ -46,11 +43,10 @@ def show(
 @friendly
 def runs(results_dir: ResultsDir = None) -> None:
     """List the runs in the store."""
-    store = open_store(settings(results_dir).store_path)
     table = Table("run", "created", "suite", "configurations", "status")
-    for info in store.runs():
-        names = ", ".join(c["name"] for c in info.experiment["configs"])
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created_at))
-        table.add_row(info.run_id, created, f"{info.suite_name} {info.suite_version}", names, info.status)
-    store.close()
+    with open_store(settings(results_dir).store_path) as store:
+        for info in store.runs():
+            names = ", ".join(c["name"] for c in info.experiment["configs"])
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created_at))
+            table.add_row(info.run_id, created, f"{info.suite_name} {info.suite_version}", names, info.status)
     console.print(table)

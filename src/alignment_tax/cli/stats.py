@@ -50,11 +50,8 @@ def plan(
     from alignment_tax.pipeline import analyse
 
     run_settings = settings(results_dir)
-    store = open_store(run_settings.store_path)
-    try:
+    with open_store(run_settings.store_path) as store:
         results = analyse(store, store.run(pilot).run_id, run_settings).results
-    finally:
-        store.close()
     table = Table("configuration", "category", "pilot items", "discordance", "items needed", title_justify="left")
     table.title = f"Items to detect a tax of {tax:g} points, power {power:g}, alpha {alpha:g} (McNemar exact)"
     for row in plan_from_pilot(results, tax, power, alpha):
