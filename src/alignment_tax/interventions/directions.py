@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.jsonl import read_models
 
 if TYPE_CHECKING:
     import torch
@@ -55,14 +56,7 @@ class CalibrationPrompt(BaseModel):
 
 def load_calibration(path: Path = CALIBRATION) -> list[CalibrationPrompt]:
     """The calibration prompts (the packaged set by default), validated."""
-    prompts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            prompts.append(CalibrationPrompt.model_validate_json(line))
-        except ValidationError as error:
-            raise AltaxError(f"{path}:{number}: not a calibration prompt: {error.errors()[0]['msg']}") from None
+    prompts = read_models(path, CalibrationPrompt)
     if not {p.kind for p in prompts} >= {"harmful", "harmless"}:
         raise AltaxError(f"{path}: a calibration set needs both harmful and harmless prompts")
     return prompts

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from alignment_tax.embeddings import MODEL_DIST
 from alignment_tax.errors import AltaxError
@@ -25,6 +25,7 @@ from alignment_tax.interventions.risk import (
     RiskMeta,
     save_risk_classifier,
 )
+from alignment_tax.jsonl import read_models
 
 DATA_DIR = Path(__file__).parent / "data" / "risk"
 SPLITS = ("train", "dev", "test")
@@ -67,14 +68,7 @@ def load_split(data_dir: Path, split: str) -> list[RiskRow]:
     path = data_dir / f"{split}.jsonl"
     if not path.is_file():
         raise AltaxError(f"no labelled split {path}: the folder needs train.jsonl, dev.jsonl and test.jsonl")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(RiskRow.model_validate_json(line))
-        except ValidationError as exc:
-            raise AltaxError(f"{path}:{number}: {exc.errors()[0]['msg']}; fix the row") from None
+    rows = read_models(path, RiskRow)
     if not rows:
         raise AltaxError(f"{path} has no rows")
     return rows

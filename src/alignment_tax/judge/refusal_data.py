@@ -9,9 +9,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.jsonl import read_models
 
 DATA_DIR = Path(__file__).parent / "data" / "refusals"
 SPLITS = ("train", "dev", "test")
@@ -44,17 +45,7 @@ def load_rows(data_dir: Path, split: str) -> list[LabelledResponse]:
     path = data_dir / f"{split}.jsonl"
     if not path.is_file():
         raise AltaxError(f"no labelled split {path}")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(LabelledResponse.model_validate_json(line))
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(line)"
-            raise AltaxError(f"{path}:{number}: {where}: {first['msg']}") from None
-    return rows
+    return read_models(path, LabelledResponse)
 
 
 def split_for(prompt: str, seed: int = SPLIT_SEED) -> str:
