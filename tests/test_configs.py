@@ -145,3 +145,12 @@ def test_decoding_caps_and_stop_strings_per_category():
 def test_shipped_experiment_files_load(path):
     experiment = load_experiment(path)
     assert experiment.reference in {c.name for c in experiment.configs}
+
+
+def test_experiment_with_overrides_and_validates_again():
+    from alignment_tax.configs.experiment import experiment_with
+
+    assert experiment_with(None) == default_experiment()
+    assert experiment_with(None, limit=2, suite=None).limit == 2
+    with pytest.raises(AltaxError, match="the default experiment"):
+        experiment_with(None, limit=0)

@@ -37,14 +37,12 @@ def probe(
 ) -> None:
     """Estimate refusal rates per configuration and kind from the next-token distribution at the first
     answer position (one forward pass per prompt, nothing generated); writes a JSON under RESULTS_DIR/probes."""
-    from alignment_tax.configs.experiment import default_experiment, load_experiment, parse_experiment
+    from alignment_tax.configs.experiment import experiment_with
     from alignment_tax.judge.stage import judge_name, judge_run
     from alignment_tax.probing import DEFAULT_THRESHOLD, calibrate, estimate_rates, probe_experiment, write_probe
     from alignment_tax.report.progress import stage_progress
 
-    experiment = load_experiment(experiment_file) if experiment_file else default_experiment()
-    if limit is not None:
-        experiment = parse_experiment(experiment.model_dump() | {"limit": limit}, str(experiment_file or "default"))
+    experiment = experiment_with(experiment_file, limit=limit)
     run_settings = settings(results_dir)
     start = time.perf_counter()
     calibration = None

@@ -53,12 +53,9 @@ def run(
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
-    from alignment_tax.configs.experiment import default_experiment, load_experiment, parse_experiment
+    from alignment_tax.configs.experiment import experiment_with
 
-    experiment = load_experiment(config) if config else default_experiment()
-    options = {"suite": suite, "limit": limit, "target_ci": target_ci, "chunk_size": chunk_size}
-    updates = {k: v for k, v in options.items() if v is not None}
-    experiment = parse_experiment(experiment.model_dump() | updates, str(config or "the default experiment"))
+    experiment = experiment_with(config, suite=suite, limit=limit, target_ci=target_ci, chunk_size=chunk_size)
     run_settings = settings(
         results_dir,
         fresh=fresh,

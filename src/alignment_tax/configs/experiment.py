@@ -53,6 +53,16 @@ def default_experiment() -> Experiment:
     return parse_experiment(tomllib.loads(text), "default.toml")
 
 
+def experiment_with(path: str | Path | None, **overrides: object) -> Experiment:
+    """The experiment in ``path`` (the default one without a path) with the given fields replaced; overrides
+    that are None are left out, and the result is validated again."""
+    experiment = load_experiment(path) if path else default_experiment()
+    updates = {key: value for key, value in overrides.items() if value is not None}
+    if not updates:
+        return experiment
+    return parse_experiment(experiment.model_dump() | updates, str(path or "the default experiment"))
+
+
 def pair_experiment(reference: str, aligned: str, suite: str) -> Experiment:
     """The common two-model case: ``reference`` against ``aligned`` on one suite."""
     return Experiment(
