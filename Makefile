@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.altax-installed
+TEST_STAMP := $(VENV)/.altax-test-installed
 
 .PHONY: setup system-deps run test bench bench-harness
 
@@ -17,6 +18,12 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# The tests also run llama.cpp in process and its OpenAI-compatible server: the llamacpp extra, which
+# compiles llama.cpp from source (about 4 minutes on 2 cores; pip caches the wheel afterwards).
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[llamacpp]" "llama-cpp-python[server]==0.3.36"
+	touch $(TEST_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/altax run
 
@@ -26,7 +33,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: browser tests will be skipped"
 
-test: $(STAMP) system-deps
+test: $(TEST_STAMP) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/pytest -q
 

@@ -52,7 +52,7 @@ import time
 from pathlib import Path
 
 SPEC = "builtin:smollm2-135m-instruct"
-ALL_SYSTEMS = ("altax", "lm-eval", "inspect", "altax+prefix-prototype", "altax-pipeline")
+ALL_SYSTEMS = ("altax", "lm-eval", "inspect", "altax-whole-prompts", "altax-pipeline")
 CONFIG = "safety-prompt"
 RESULTS = Path(__file__).parent / "results" / "harness_comparison.json"
 HARNESS_PYTHONS = (Path(__file__).parent.parent / ".venv-bench/bin/python", Path("/work/venv-bench/bin/python"))
@@ -124,112 +124,12 @@ def worker_altax(spec: dict, wrap=None) -> dict:
     }
 
 
-class SharedPrefixBackend:
-    """PROTOTYPE of a proposed ``HFBackend.generate`` (not the altax path): the token prefix every row of
-    a batch shares (chat header and system prompt) is computed once per distinct prefix, batch size 1, and
-    its KV cache copied into each batch; only the rest of each prompt is prefilled, padded between prefix
-    and suffix so positions stay those of the unpadded prompt. The decoding loop is ``decode_batch``'s."""
+def worker_altax_whole_prompts(spec: dict) -> dict:
+    """Ablation: the altax path with shared-prefix reuse switched off, every batch prefilled whole."""
+    from alignment_tax.models import hf
 
-    def __init__(self, backend):
-        self.backend = backend
-        self.prefixes: dict[tuple[int, ...], object] = {}
-
-    def __getattr__(self, name):
-        return getattr(self.backend, name)
-
-    def generate(self, requests):
-        import copy
-
-        import torch
-        from transformers import DynamicCache
-
-        from alignment_tax.models.decoding import cache_kwargs
-
-        backend, first = self.backend, requests[0]
-        model, tokenizer = backend.model, backend.tokenizer
-        ids = [tokenizer(r.prompt, add_special_tokens=not backend._template)["input_ids"] for r in requests]
-        shared = 0
-        while shared < min(len(x) for x in ids) - 1 and all(x[shared] == ids[0][shared] for x in ids):
-            shared += 1
-        prefix = tuple(ids[0][:shared])
-        if prefix not in self.prefixes:
-            cache = DynamicCache(config=model.config)
-            with torch.inference_mode():
-                model(input_ids=torch.tensor([prefix]), **cache_kwargs(model, cache), use_cache=True, logits_to_keep=1)
-            self.prefixes[prefix] = cache
-        cache = copy.deepcopy(self.prefixes[prefix])
-        cache.batch_repeat_interleave(len(ids))
-        width = max(len(x) - shared for x in ids)
-        pad = tokenizer.pad_token_id
-        step_ids = torch.tensor([[pad] * (width - len(x) + shared) + x[shared:] for x in ids])
-        mask = torch.tensor([[1] * shared + [0] * (width - len(x) + shared) + [1] * (len(x) - shared) for x in ids])
-        positions = torch.tensor([[0] * (width - len(x) + shared) + list(range(shared, len(x))) for x in ids])
-        window = max((len(s) for s in first.stop), default=0) + 8
-
-        def is_stopped(tokens: list[int]) -> bool:
-            tail = tokenizer.decode(tokens[-window:], skip_special_tokens=True)
-            return any(s in tail for s in first.stop)
-
-        decoded = _decode_from(
-            model,
-            cache,
-            step_ids,
-            mask,
-            positions,
-            first.max_new_tokens,
-            backend._eos_ids(),
-            is_stopped if first.stop else None,
-        )
-        return [backend._finish(d, first) for d in decoded]
-
-
-def _decode_from(model, cache, step_ids, mask, positions, max_new_tokens, eos_ids, is_stopped):
-    """``models.decoding.decode_batch``'s greedy loop, starting from a cache that already holds a prefix."""
-    import torch
-
-    from alignment_tax.models.decoding import Decoded, cache_kwargs
-
-    rows = step_ids.shape[0]
-    tokens: list[list[int]] = [[] for _ in range(rows)]
-    stopped = [False] * rows
-    active = torch.arange(rows)
-    with torch.inference_mode():
-        for _ in range(max_new_tokens):
-            logits = model(
-                input_ids=step_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                **cache_kwargs(model, cache),
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]
-            chosen = logits.argmax(-1)
-            keep = []
-            for row, token in enumerate(chosen.tolist()):
-                origin = int(active[row])
-                if token in eos_ids:
-                    stopped[origin] = True
-                    continue
-                tokens[origin].append(token)
-                if is_stopped is not None and is_stopped(tokens[origin]):
-                    stopped[origin] = True
-                    continue
-                keep.append(row)
-            if not keep:
-                break
-            if len(keep) < len(active):
-                index = torch.tensor(keep)
-                cache.batch_select_indices(index)
-                active, chosen, mask, positions = active[index], chosen[index], mask[index], positions[index]
-            step_ids = chosen[:, None]
-            mask = torch.cat([mask, mask.new_ones((len(keep), 1))], dim=1)
-            positions = positions[:, -1:] + 1
-    return [Decoded(t, s) for t, s in zip(tokens, stopped, strict=True)]
-
-
-def worker_altax_prefix(spec: dict) -> dict:
-    """The altax executor path with the prototype generate above (a proposal, reported apart from altax)."""
-    return worker_altax(spec, wrap=SharedPrefixBackend)
+    hf.split_shared_prefix = lambda rows: ([], [list(r) for r in rows])
+    return worker_altax(spec)
 
 
 def worker_pipeline(spec: dict) -> dict:
@@ -343,7 +243,7 @@ def altax_setup(spec: dict):
 
 WORKERS = {
     "altax": worker_altax,
-    "altax+prefix-prototype": worker_altax_prefix,
+    "altax-whole-prompts": worker_altax_whole_prompts,
     "altax-pipeline": worker_pipeline,
     "lm-eval": worker_lm_eval,
     "inspect": worker_inspect,
@@ -559,7 +459,7 @@ def main() -> None:
 
     peak = max(roofline["peak"], roofline_after["peak"])
     decode = {}
-    for name in ("altax", "lm-eval", "inspect", "altax+prefix-prototype"):
+    for name in ("altax", "lm-eval", "inspect", "altax-whole-prompts"):
         if name not in summary:
             continue
         best = max((rnd[name] for rnd in rounds), key=lambda row: row["items_per_s"])
@@ -574,7 +474,7 @@ def main() -> None:
         }
         if "prompt_tokens" in best:
             # Prompt tokens pass through the blocks only (logits_to_keep=1); generated ones also through the
-            # LM head. For the prototype this is an effective rate: it does not recompute the shared prefix.
+            # LM head. An effective rate: altax computes a batch's shared prefix once, not once per row.
             prompt = sum(best["prompt_tokens"])
             decode[name]["prompt_tokens"] = prompt
             decode[name]["fraction_of_peak_prompt_and_generated"] = (
@@ -594,9 +494,9 @@ def main() -> None:
             agree["lm-eval_vs_inspect"] = agreement(
                 rounds[0]["lm-eval"]["outputs"], rounds[0]["inspect"]["outputs"], spec["stop"]
             )
-        if "altax+prefix-prototype" in rounds[0]:
-            agree["altax_vs_altax+prefix-prototype"] = agreement(
-                base["outputs"], rounds[0]["altax+prefix-prototype"]["outputs"], spec["stop"]
+        if "altax-whole-prompts" in rounds[0]:
+            agree["altax_vs_altax-whole-prompts"] = agreement(
+                base["outputs"], rounds[0]["altax-whole-prompts"]["outputs"], spec["stop"]
             )
         agree["altax_round1_vs_round2"] = (
             agreement(base["outputs"], rounds[1]["altax"]["outputs"], spec["stop"]) if len(rounds) > 1 else None

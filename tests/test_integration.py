@@ -170,10 +170,11 @@ def test_hf_path_spec_and_plain_format_without_chat_template(tmp_path):
     assert generation.n_tokens > 0 and "Question:" not in generation.text
 
 
-def test_early_exit_decoding_matches_transformers_generate():
+@pytest.mark.parametrize("share_prefix", [False, True], ids=["whole-prompts", "shared-prefix"])
+def test_early_exit_decoding_matches_transformers_generate(share_prefix):
     import torch
 
-    from alignment_tax.models.decoding import decode_batch
+    from alignment_tax.models.decoding import decode_batch, left_pad, split_shared_prefix
 
     folder, _ = prepare("smollm2-135m-instruct")
     backend = HFBackend("hf:" + str(folder), str(folder))
@@ -185,10 +186,14 @@ def test_early_exit_decoding_matches_transformers_generate():
         "Say hi.",
         "List three fruits.",
     ]
-    prompts = [backend.render([{"role": "user", "content": q}]).prompt for q in questions]
+    system = {"role": "system", "content": "You are a careful assistant. Answer briefly and accurately."}
+    prompts = [backend.render([system, {"role": "user", "content": q}]).prompt for q in questions]
     encoded = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     eos = backend._eos_ids()
-    ours = decode_batch(backend.model, encoded["input_ids"], encoded["attention_mask"], max_new_tokens=40, eos_ids=eos)
+    prefix, rest = split_shared_prefix(backend.tokenizer(prompts, add_special_tokens=False)["input_ids"])
+    assert len(prefix) > 15  # chat header and system prompt
+    ids, mask = left_pad(rest, backend.tokenizer.pad_token_id) if share_prefix else encoded.values()
+    ours = decode_batch(backend.model, ids, mask, prefix=prefix if share_prefix else (), max_new_tokens=40, eos_ids=eos)
     with torch.inference_mode():
         theirs = backend.model.generate(
             **encoded,

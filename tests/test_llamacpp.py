@@ -1,8 +1,13 @@
-"""llamacpp:PATH.gguf on the embedded model's GGUF; skipped where llama-cpp-python is not installed."""
+"""llamacpp:PATH.gguf in process, and openai: against the llama.cpp server, both on the embedded model's GGUF;
+skipped where llama-cpp-python (the llamacpp extra; `make test` installs it) is not installed."""
 
 from __future__ import annotations
 
 import importlib.util
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -12,22 +17,96 @@ from alignment_tax.models.builtin import locate_gguf
 from alignment_tax.models.specs import load_backend
 
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
+needs_llama_cpp = pytest.mark.skipif(
+    not HAVE_LLAMA_CPP, reason="llama-cpp-python (the llamacpp extra) is not installed"
+)
+QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+@pytest.fixture(scope="module")
+def gguf():
+    return locate_gguf("smollm2-135m-instruct")[0]
+
+
+@pytest.fixture(scope="module")
+def llamacpp(gguf):
+    return load_backend(f"llamacpp:{gguf}")
 
 
 @pytest.mark.skipif(HAVE_LLAMA_CPP, reason="checks the message shown without the llamacpp extra")
-def test_missing_extra_says_how_to_install():
-    gguf, _ = locate_gguf("smollm2-135m-instruct")
+def test_missing_extra_says_how_to_install(gguf):
     with pytest.raises(AltaxError, match=r"alignment-tax\[llamacpp\]"):
         load_backend(f"llamacpp:{gguf}")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_LLAMA_CPP, reason="llama-cpp-python (the llamacpp extra) is not installed")
-def test_gguf_answers_with_its_own_chat_template():
-    gguf, _ = locate_gguf("smollm2-135m-instruct")
-    backend = load_backend(f"llamacpp:{gguf}")
-    rendered = backend.render([{"role": "user", "content": "What is the capital of France?"}])
+@needs_llama_cpp
+def test_gguf_answers_with_its_own_chat_template(llamacpp, gguf):
+    rendered = llamacpp.render(QUESTION)
     assert "<|im_start|>user\nWhat is the capital of France?" in rendered.prompt
-    (answer,) = backend.generate([GenerationRequest("a", rendered.prompt, 16)])
+    (answer,) = llamacpp.generate([GenerationRequest("a", rendered.prompt, 16)])
     assert "Paris" in answer.text and answer.n_tokens > 0
-    assert backend.fingerprint == load_backend(f"llamacpp:{gguf}").fingerprint
+    assert llamacpp.fingerprint == load_backend(f"llamacpp:{gguf}").fingerprint
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_log_probabilities_agree_with_transformers_on_the_same_file(llamacpp):
+    """llama.cpp computes with the quantized weights (and quantized activations), transformers with the same
+    weights dequantized to float32: the two must rank alike and agree to a fraction of a nat."""
+    prompt = llamacpp.render(QUESTION).prompt
+    pairs = [(prompt, "Paris"), (prompt, "Berlin"), (prompt, "The capital of France is Paris."), (prompt, " Rome")]
+    ours = llamacpp.loglikelihood(pairs)
+    theirs = load_backend("builtin:smollm2-135m-instruct").loglikelihood(pairs)
+    assert ours[0] > ours[1] and ours[2] > ours[3]
+    assert ours == pytest.approx(theirs, abs=0.6)
+    assert llamacpp.loglikelihood(pairs[::-1]) == pytest.approx(ours[::-1], abs=1e-6)  # the cache rolls back cleanly
+    (first,) = llamacpp.next_token_logprobs([prompt], ["The", "I", "Sorry"])
+    assert set(first) == {"The", "I", "Sorry"} and first["The"] > first["Sorry"]
+    assert first["The"] == pytest.approx(llamacpp.loglikelihood([(prompt, "The")])[0], abs=1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(gguf, tmp_path_factory):
+    """`python -m llama_cpp.server` serving the GGUF on loopback; yields its base URL."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    httpx = pytest.importorskip("httpx", reason="the openai extra is not installed")
+    port, log = _free_port(), tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2"]
+    with log.open("w") as sink:  # a file, not a pipe: the server logs every request and would fill a pipe
+        server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], stdout=sink, stderr=sink)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_openai_backend_against_the_llama_cpp_server(llama_server, llamacpp):
+    chat = load_backend(f"openai:smollm2@{llama_server}")
+    assert chat.fingerprint.startswith(f"openai:smollm2@{llama_server}")
+    (answer,) = chat.generate([GenerationRequest("a", chat.render(QUESTION).prompt, 16, ("\n\n",))])
+    assert "Paris" in answer.text and answer.finish_reason == "stop" and answer.n_tokens > 0
+    # the completions endpoint and the in-process backend run the same file with the same greedy decoding
+    completions = load_backend(f"openai:smollm2@{llama_server}?endpoint=completions")
+    request = GenerationRequest("b", llamacpp.render(QUESTION).prompt, 12)
+    assert completions.generate([request])[0].text == llamacpp.generate([request])[0].text

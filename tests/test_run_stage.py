@@ -41,17 +41,20 @@ def test_plan_keys_depend_on_prompt_and_decoding():
     assert {p.request.key for p in again}.isdisjoint(p.request.key for p in planned)
 
 
-def test_batches_are_longest_first_and_independent_of_the_cache(tmp_path):
+def test_batches_hold_one_configuration_longest_first_and_ignore_the_cache(tmp_path):
     backend = ScriptedBackend(lambda p: "1")
     planned = _plan(backend)
     batches = make_batches(backend, planned, 4)
-    assert [len(b) for b in batches] == [4, 4, 4, 4, 4]
-    lengths = [backend.prompt_length(p.request.prompt) for b in batches for p in b]
-    assert lengths == sorted(lengths, reverse=True)
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    for config in ("ref", "safe"):
+        own = [b for b in batches if b[0].planned.config == config]
+        assert all(p.planned.config == config for b in own for p in b)
+        lengths = [backend.prompt_length(p.request.prompt) for b in own for p in b]
+        assert len(lengths) == 10 and lengths == sorted(lengths, reverse=True)
     store = Store(tmp_path / "s.sqlite")
     assert execute(backend, planned, store, batch_size=4) == 20
     assert execute(backend, planned, store, batch_size=4) == 0  # everything cached
-    assert len(backend.batches) == 5
+    assert len(backend.batches) == 6
 
 
 def test_resume_regenerates_only_unfinished_batches_in_the_same_composition(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
-from alignment_tax.models.decoding import Decoded, cache_kwargs, decode_batch
+from alignment_tax.models.decoding import Decoded, cache_kwargs, decode_batch, left_pad, split_shared_prefix
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
 
@@ -110,9 +110,9 @@ class HFBackend:
         ):
             raise ValueError("a batch must share max_new_tokens, stop strings and temperature")
         model = self.model
-        encoded = self.tokenizer(
-            [r.prompt for r in requests], return_tensors="pt", padding=True, add_special_tokens=not self._template
-        ).to(model.device)
+        prompts = self.tokenizer([r.prompt for r in requests], add_special_tokens=not self._template)["input_ids"]
+        prefix, rest = split_shared_prefix(prompts)
+        input_ids, attention_mask = left_pad(rest, self.tokenizer.pad_token_id, model.device)
         window = max((len(s) for s in first.stop), default=0) + 8
 
         def is_stopped(tokens: list[int]) -> bool:
@@ -121,8 +121,9 @@ class HFBackend:
 
         decoded = decode_batch(
             model,
-            encoded["input_ids"],
-            encoded["attention_mask"],
+            input_ids,
+            attention_mask,
+            prefix=prefix,
             max_new_tokens=first.max_new_tokens,
             eos_ids=self._eos_ids(),
             is_stopped=is_stopped if first.stop else None,

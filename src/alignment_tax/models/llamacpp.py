@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import llama_cpp
+import numpy as np
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -29,7 +31,10 @@ def _file_sha(path: Path) -> str:
 
 class LlamaCppBackend:
     """A GGUF model loaded by llama.cpp in this process; requests run one after another (llama.cpp batches
-    the tokens of one prompt, not several prompts). The fingerprint is a hash of the GGUF file."""
+    the tokens of one prompt, not several prompts). The fingerprint is a hash of the GGUF file.
+
+    Log-probabilities (``loglikelihood``, ``next_token_logprobs``) come from the logits llama.cpp keeps for
+    the last evaluated token, so no ``logits_all`` buffer of context x vocabulary floats is needed."""
 
     def __init__(self, spec: str, path: Path, n_ctx: int = 4096):
         self.spec, self.fingerprint = spec, f"llamacpp:{_file_sha(path)}"
@@ -51,8 +56,61 @@ class LlamaCppBackend:
             return Rendered(self._formatter(messages=list(messages)).prompt, _sha(self._template.encode()))
         return Rendered(render_plain(messages), _sha(PLAIN_FORMAT.encode()), PLAIN_STOP)
 
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        return self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
     def prompt_length(self, prompt: str) -> int:
-        return len(self.llm.tokenize(prompt.encode(), add_bos=False, special=True))
+        return len(self._prompt_tokens(prompt))
+
+    def _next_logprobs(self, tokens: Sequence[int]) -> np.ndarray:
+        """Evaluate ``tokens`` after what is already evaluated; log-softmax of the next token's logits."""
+        self.llm.eval(list(tokens))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm.ctx, -1), shape=(self.llm.n_vocab(),))
+        logits = logits.astype(np.float64)
+        top = logits.max()
+        return logits - top - np.log(np.exp(logits - top).sum())
+
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Summed log-probability of each continuation after its rendered prompt. Prompt and continuation are
+        tokenized apart and joined; each distinct prompt is evaluated once and its KV cache reused by all of
+        its continuations (evaluation rolls back to the end of the prompt between them)."""
+        out = [0.0] * len(pairs)
+        groups: dict[str, list[int]] = {}
+        for i, (prompt, _) in enumerate(pairs):
+            groups.setdefault(prompt, []).append(i)
+        for prompt, members in groups.items():
+            self.llm.reset()
+            after_prompt = self._next_logprobs(self._prompt_tokens(prompt))
+            end = self.llm.n_tokens
+            for i in members:
+                target = self.llm.tokenize(pairs[i][1].encode(), add_bos=False, special=False)
+                if not target:
+                    raise ValueError(f"empty continuation after {prompt[-40:]!r}")
+                self.llm.n_tokens = end  # the next eval drops the cache past the prompt
+                logprobs, total = after_prompt, 0.0
+                for position, token in enumerate(target):
+                    total += float(logprobs[token])
+                    if position + 1 < len(target):
+                        logprobs = self._next_logprobs([token])
+                out[i] = total
+        return out
+
+    def next_token_logprobs(
+        self, prompts: Sequence[str], candidates: Sequence[str], batch_size: int = 16
+    ) -> list[dict[str, float]]:
+        """Log-probabilities at the first answer position of each rendered prompt, for each distinct first token
+        of the ``candidates``, keyed by that token's text (``batch_size`` is accepted and unused)."""
+        first: dict[int, str] = {}
+        for candidate in candidates:
+            ids = self.llm.tokenize(candidate.encode(), add_bos=False, special=False)
+            if ids:
+                first.setdefault(ids[0], self.llm.detokenize([ids[0]]).decode(errors="replace"))
+        out = []
+        for prompt in prompts:
+            self.llm.reset()
+            logprobs = self._next_logprobs(self._prompt_tokens(prompt))
+            out.append({text: float(logprobs[token]) for token, text in first.items()})
+        return out
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         out = []

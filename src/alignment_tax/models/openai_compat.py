@@ -212,19 +212,23 @@ class OpenAIBackend:
 
     def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Summed log-probability of each continuation, from the server's log-probabilities of the joined text
-        (``/completions`` with ``echo`` and ``max_tokens`` 0, as vLLM and ``altax serve`` answer): the tokens
-        that start at or after the continuation's first character count."""
+        (``/completions`` with ``echo``, as vLLM and ``altax serve`` answer; ``max_tokens`` 1 as
+        lm-evaluation-harness sends, since some servers refuse 0): the tokens that start within the
+        continuation count, so a token the server generates after it never does."""
         if self.options.endpoint != "completions":
             raise AltaxError(f"log-likelihood scoring over a server needs ?endpoint=completions in {self.spec}")
         bodies = [
-            {"model": self.model_name, "prompt": p + c, "max_tokens": 0, "echo": True, "logprobs": 0, "temperature": 0}
+            {"model": self.model_name, "prompt": p + c, "max_tokens": 1, "echo": True, "logprobs": 0, "temperature": 0}
             for p, c in pairs
         ]
         out = []
-        for data, (prompt, _) in zip(asyncio.run(self._post_all(bodies, "/completions")), pairs, strict=True):
+        for data, (prompt, continuation) in zip(
+            asyncio.run(self._post_all(bodies, "/completions")), pairs, strict=True
+        ):
             logprobs = data["choices"][0].get("logprobs") or {}
             scored = zip(logprobs.get("text_offset", []), logprobs.get("token_logprobs", []), strict=True)
-            values = [value for offset, value in scored if offset >= len(prompt)]
+            end = len(prompt) + len(continuation)
+            values = [value for offset, value in scored if len(prompt) <= offset < end]
             if not values or None in values:
                 raise AltaxError(f"the server at {self.base_url} returned no prompt log-probabilities (echo)")
             out.append(float(sum(values)))

@@ -135,9 +135,10 @@ class Service:
         )
 
     def _echo(self, prompt: str, body: dict) -> dict:
-        """The prompt's own token log-probabilities (``echo`` with ``max_tokens`` 0), as log-likelihood clients ask."""
-        if body.get("max_tokens") != 0 or body.get("logprobs") is None:
-            raise _BadRequest("echo is supported with max_tokens 0 and logprobs set")
+        """The prompt's own token log-probabilities, as log-likelihood clients ask: ``echo`` with ``max_tokens`` 0, or
+        1 as lm-evaluation-harness sends (nothing is generated either way; such clients ignore the new token)."""
+        if body.get("max_tokens") not in (0, 1) or body.get("logprobs") is None:
+            raise _BadRequest("echo is supported with max_tokens 0 or 1 and logprobs set")
         score = getattr(self.backend, "token_logprobs", None)
         if score is None:
             raise _BadRequest(f"{self.backend.spec} gives no log-probabilities")

@@ -16,16 +16,18 @@ Progress = Callable[[int], None]
 def make_batches(
     backend: Backend, planned: Sequence[PlannedGeneration], batch_size: int
 ) -> list[list[PlannedGeneration]]:
-    """Batches of requests sharing decoding settings, longest prompts first.
+    """Batches of requests sharing decoding settings and configuration, longest prompts first within each.
 
-    The batches depend only on the plan, never on what is cached, so a resumed run batches (and
-    therefore pads and computes) exactly as an uninterrupted one.
+    One configuration's prompts start alike (chat header, system prompt, few-shot turns), so a batch of
+    them shares a long token prefix that the backend can compute once. The batches depend only on the
+    plan, never on what is cached, so a resumed run batches (and therefore pads and computes) exactly
+    as an uninterrupted one.
     """
     unique = list({p.request.key: p for p in planned}.values())
     groups: dict[tuple, list[PlannedGeneration]] = {}
     for p in unique:
         r = p.request
-        groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(p)
+        groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed, p.planned.config), []).append(p)
     batches = []
     for signature in sorted(groups, key=repr):
         ordered = sorted(groups[signature], key=lambda p: (-backend.prompt_length(p.request.prompt), p.request.key))
