@@ -126,9 +126,9 @@ def worker_altax(spec: dict, wrap=None) -> dict:
 
 def worker_altax_whole_prompts(spec: dict) -> dict:
     """Ablation: the altax path with shared-prefix reuse switched off, every batch prefilled whole."""
-    from alignment_tax.models import hf
+    from alignment_tax.models import decoding
 
-    hf.split_shared_prefix = lambda rows: ([], [list(r) for r in rows])
+    decoding.split_shared_prefix = lambda rows: ([], [list(r) for r in rows])
     return worker_altax(spec)
 
 

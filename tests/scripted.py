@@ -25,6 +25,6 @@ class ScriptedBackend:
     def prompt_length(self, prompt: str) -> int:
         return len(prompt.split())
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         self.batches.append([r.key for r in requests])
         return [Generation(self.answer(r.prompt), "stop", 3) for r in requests]

@@ -170,11 +170,12 @@ def test_hf_path_spec_and_plain_format_without_chat_template(tmp_path):
     assert generation.n_tokens > 0 and "Question:" not in generation.text
 
 
-@pytest.mark.parametrize("share_prefix", [False, True], ids=["whole-prompts", "shared-prefix"])
-def test_early_exit_decoding_matches_transformers_generate(share_prefix):
+@pytest.mark.parametrize("rows", [None, 2], ids=["one-batch", "refilled-two-rows"])
+def test_decoding_matches_transformers_generate(rows):
+    """Shared prefix, per-row early exit and (with rows=2) refilling: the same tokens as ``generate``."""
     import torch
 
-    from alignment_tax.models.decoding import decode_batch, left_pad, split_shared_prefix
+    from alignment_tax.models.decoding import decode, split_shared_prefix
 
     folder, _ = prepare("smollm2-135m-instruct")
     backend = HFBackend("hf:" + str(folder), str(folder))
@@ -190,10 +191,10 @@ def test_early_exit_decoding_matches_transformers_generate(share_prefix):
     prompts = [backend.render([system, {"role": "user", "content": q}]).prompt for q in questions]
     encoded = backend.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     eos = backend._eos_ids()
-    prefix, rest = split_shared_prefix(backend.tokenizer(prompts, add_special_tokens=False)["input_ids"])
-    assert len(prefix) > 15  # chat header and system prompt
-    ids, mask = left_pad(rest, backend.tokenizer.pad_token_id) if share_prefix else encoded.values()
-    ours = decode_batch(backend.model, ids, mask, prefix=prefix if share_prefix else (), max_new_tokens=40, eos_ids=eos)
+    ids = backend.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    assert len(split_shared_prefix(ids)[0]) > 15  # chat header and system prompt
+    pad = backend.tokenizer.pad_token_id
+    ours = decode(backend.model, ids, pad_id=pad, rows=rows, max_new_tokens=40, eos_ids=eos)
     with torch.inference_mode():
         theirs = backend.model.generate(
             **encoded,

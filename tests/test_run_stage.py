@@ -41,7 +41,7 @@ def test_plan_keys_depend_on_prompt_and_decoding():
     assert {p.request.key for p in again}.isdisjoint(p.request.key for p in planned)
 
 
-def test_batches_hold_one_configuration_longest_first_and_ignore_the_cache(tmp_path):
+def test_calls_hold_one_configuration_longest_first_and_ignore_the_cache(tmp_path):
     backend = ScriptedBackend(lambda p: "1")
     planned = _plan(backend)
     batches = make_batches(backend, planned, 4)
@@ -52,8 +52,8 @@ def test_batches_hold_one_configuration_longest_first_and_ignore_the_cache(tmp_p
         lengths = [backend.prompt_length(p.request.prompt) for b in own for p in b]
         assert len(lengths) == 10 and lengths == sorted(lengths, reverse=True)
     store = Store(tmp_path / "s.sqlite")
-    assert execute(backend, planned, store, batch_size=4) == 20
-    assert execute(backend, planned, store, batch_size=4) == 0  # everything cached
+    assert execute(backend, planned, store, batch_size=1) == 20  # calls of 4 requests, 1 in flight at a time
+    assert execute(backend, planned, store, batch_size=1) == 0  # everything cached
     assert len(backend.batches) == 6
 
 
@@ -61,7 +61,7 @@ def test_resume_regenerates_only_unfinished_batches_in_the_same_composition(tmp_
     store = Store(tmp_path / "s.sqlite")
     full = ScriptedBackend(lambda p: "answer")
     planned = _plan(full)
-    execute(full, planned, Store(tmp_path / "other.sqlite"), batch_size=4)
+    execute(full, planned, Store(tmp_path / "other.sqlite"), batch_size=1)
 
     class Killed(Exception):
         pass
@@ -73,10 +73,10 @@ def test_resume_regenerates_only_unfinished_batches_in_the_same_composition(tmp_
         return "answer"
 
     with pytest.raises(Killed):
-        execute(ScriptedBackend(dying), planned, store, batch_size=4)
-    assert len(store.cached_keys(p.request.key for p in planned)) == 8  # two whole batches, nothing partial
+        execute(ScriptedBackend(dying), planned, store, batch_size=1)
+    assert len(store.cached_keys(p.request.key for p in planned)) == 8  # two whole calls of 4, nothing partial
     resumed = ScriptedBackend(lambda p: "answer")
-    assert execute(resumed, planned, store, batch_size=4) == 12
+    assert execute(resumed, planned, store, batch_size=1) == 12
     assert resumed.batches == full.batches[2:]
 
 

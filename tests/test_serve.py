@@ -72,7 +72,7 @@ def stored(results: Path) -> dict[str, tuple]:
 def test_served_model_killed_mid_run_then_resumed(tmp_path):
     port, results = free_port(), tmp_path / "r"
     experiment = write_experiment(tmp_path, port)
-    run = [*ALTAX, "run", "--config", str(experiment), "--results-dir", str(results), "--batch-size", "2"]
+    run = [*ALTAX, "run", "--config", str(experiment), "--results-dir", str(results), "--batch-size", "1"]  # calls of 4
     env = {**os.environ, "SERVE_KEY": SECRET}
     server = start_server(port)
     try:

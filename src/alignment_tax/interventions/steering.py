@@ -93,9 +93,9 @@ class SteeredBackend:
         """The steering hooks on the shared model, for one call."""
         return steering_hooks(self.base.model, self.direction, self.steering)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         with self.applied():
-            return self.base.generate(requests)
+            return self.base.generate(requests, rows)
 
     def next_token_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str], batch_size: int = 16

@@ -54,8 +54,9 @@ class Backend(Protocol):
         """Length of a rendered prompt in tokens (used to sort batches)."""
         ...
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Complete a batch of prompts; deterministic for temperature 0."""
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
+        """Complete prompts sharing decoding settings, at most ``rows`` in flight at once (all when None);
+        deterministic for temperature 0 given the same requests in the same order."""
         ...
 
 

@@ -1,15 +1,18 @@
-"""A decoding loop that drops each sequence from the batch the moment it finishes.
+"""Batched decoding that keeps the model's rows busy: finished rows leave at once, waiting prompts take their place.
 
 ``transformers.generate`` keeps computing finished rows until the longest one ends, so one long
-answer makes a whole batch pay for its length. Here the KV cache, attention mask and positions
-shrink with the batch, which is what makes short-answer categories cheap. The tokens every row of a
-batch starts with (chat header, system prompt, few-shot turns) are computed once and their KV cache
-shared by all rows, so a configuration's long preamble costs one row's compute per batch.
+answer makes a whole batch pay for its length. Here a finished row leaves the batch at once (its KV
+cache, mask and position go with it) and, when enough rows are free, waiting prompts are prefilled
+and join the running batch (continuous batching), so the model keeps ``rows`` sequences at a time
+until the queue runs dry. The tokens every prompt of a call starts with (chat header, system prompt,
+few-shot turns) are computed once and their KV cache shared by all rows.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -50,72 +53,230 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device="cpu"):
     return ids, mask
 
 
-def decode_batch(
+@dataclass
+class _Running:
+    """The rows in the model: their KV cache, attention mask (one column per cached position), last
+    positions, which prompt each row is, and the logits for each row's next token."""
+
+    cache: object
+    mask: object
+    positions: object
+    origin: list[int]
+    logits: object
+
+
+SPARE_POSITIONS = 64
+"""Room a cache layer keeps for positions to come, so a decoding step writes in place instead of copying."""
+
+
+@functools.cache
+def _spare_layer():
+    """A DynamicLayer that writes new keys and values into spare room (``SPARE_POSITIONS`` more than it holds,
+    grown by doubling) instead of concatenating: transformers' own layer copies the whole cache at every
+    step, which at short lengths costs as much as the attention itself."""
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    class SpareLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+                self.room, self.length = None, 0
+            end = self.length + key_states.shape[-2]
+            if self.room is None or end > self.room[0].shape[-2]:
+                size = max(2 * self.length, end + SPARE_POSITIONS)
+                shape = (*key_states.shape[:-2], size, key_states.shape[-1])
+                room = tuple(torch.empty(shape, dtype=key_states.dtype, device=key_states.device) for _ in range(2))
+                if self.length:
+                    room[0][..., : self.length, :] = self.keys
+                    room[1][..., : self.length, :] = self.values
+                self.room = room
+            self.room[0][..., self.length : end, :] = key_states
+            self.room[1][..., self.length : end, :] = value_states
+            self.length = end
+            self.keys, self.values = self.room[0][..., :end, :], self.room[1][..., :end, :]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices) -> None:
+            if self.length:
+                self.room = (self.room[0][indices], self.room[1][indices])
+                self.keys, self.values = self.room[0][..., : self.length, :], self.room[1][..., : self.length, :]
+
+        def drop_front(self, count: int) -> None:
+            """Forget the first ``count`` positions (columns no row attends to any more)."""
+            self.room = (self.room[0][..., count:, :], self.room[1][..., count:, :])
+            self.length -= count
+            self.keys, self.values = self.room[0][..., : self.length, :], self.room[1][..., : self.length, :]
+
+    return SpareLayer
+
+
+def _new_cache(model):
+    """An empty KV cache for ``model`` and whether rows can join it: when all its layers are plain growing
+    ones (no sliding windows), they become spare-room layers whose keys and values can be padded and joined."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    cache = DynamicCache(config=model.config)
+    joinable = all(type(layer) is DynamicLayer for layer in cache.layers)
+    if joinable:
+        cache.layers = [_spare_layer()() for _ in cache.layers]
+    return cache, joinable
+
+
+def _cache_from(model, layers: Sequence[tuple]):
+    """A new cache holding the given (keys, values) per layer."""
+    cache, _ = _new_cache(model)
+    for index, (keys, values) in enumerate(layers):
+        cache.update(keys, values, index)
+    return cache
+
+
+def _join(model, a: _Running, b: _Running) -> _Running:
+    """One running batch from two: the shorter cache and mask are padded on the left (masked), then stacked."""
+    import torch
+    import torch.nn.functional as F
+
+    length = max(a.mask.shape[1], b.mask.shape[1])
+
+    def pad(x, dim_from_end: int):
+        missing = length - x.shape[-dim_from_end]
+        if not missing:
+            return x
+        return F.pad(x, (0, 0, missing, 0) if dim_from_end == 2 else (missing, 0))
+
+    layers = [
+        (torch.cat([pad(x.keys, 2), pad(y.keys, 2)]), torch.cat([pad(x.values, 2), pad(y.values, 2)]))
+        for x, y in zip(a.cache.layers, b.cache.layers, strict=True)
+    ]
+    return _Running(
+        _cache_from(model, layers),
+        torch.cat([pad(a.mask, 1), pad(b.mask, 1)]),
+        torch.cat([a.positions, b.positions]),
+        a.origin + b.origin,
+        torch.cat([a.logits, b.logits]),
+    )
+
+
+def _keep(running: _Running, keep: list[int], trim: bool) -> _Running:
+    """The running batch reduced to rows ``keep``; with ``trim``, cache columns no remaining row attends to
+    (left padding of rows that left) are dropped too."""
+    import torch
+
+    index = torch.tensor(keep, device=running.mask.device)
+    running.cache.batch_select_indices(index)
+    mask = running.mask[index]
+    if trim:
+        unused = int(mask.any(dim=0).long().argmax())
+        if unused:
+            mask = mask[:, unused:]
+            for layer in running.cache.layers:
+                layer.drop_front(unused)
+    return _Running(running.cache, mask, running.positions[index], [running.origin[i] for i in keep], None)
+
+
+def decode(
     model,
-    input_ids,
-    attention_mask,
+    prompts: Sequence[Sequence[int]],
     *,
-    prefix: Sequence[int] = (),
+    pad_id: int,
+    rows: int | None = None,
     max_new_tokens: int,
     eos_ids: Collection[int],
     is_stopped: Callable[[list[int]], bool] | None = None,
     temperature: float = 0.0,
     seed: int = 0,
 ) -> list[Decoded]:
-    """Greedy (or seeded sampling) decoding of a left-padded batch with per-row early exit.
+    """Greedy (or seeded sampling) decoding of token-id ``prompts``, at most ``rows`` at a time (all when None).
 
-    ``prefix`` holds token ids every row starts with; ``input_ids`` then holds only what follows, left-padded.
-    The prefix runs once at batch size one and its KV cache is repeated for each row; the padding then sits
-    between prefix and rest, masked, and positions are those of the unpadded prompt."""
+    Prompts enter in the order given (callers pass them longest first). Their shared prefix runs once at
+    batch size one and its KV cache is repeated for every row; the rest of each prompt is left-padded after
+    it, masked, with positions those of the unpadded prompt. Waiting prompts are prefilled a quarter of the
+    rows at a time (neighbours in length pad little) whenever that many rows are free, and join the running
+    batch, the shorter of the two caches padded on the left. Caches with layers other than plain growing ones
+    (sliding windows) are not joined: all prompts then run as one batch."""
     import torch
-    from transformers import DynamicCache
 
-    rows = input_ids.shape[0]
-    tokens: list[list[int]] = [[] for _ in range(rows)]
-    stopped = [False] * rows
-    active = torch.arange(rows)
-    cache = DynamicCache(config=model.config)
-    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0) + len(prefix)
-    step_ids, mask = input_ids, attention_mask
-    generator = torch.Generator(device=input_ids.device).manual_seed(seed) if temperature > 0 else None
+    if max_new_tokens < 1 or not prompts:
+        return [Decoded([], False) for _ in prompts]
+    device = model.device
+    prefix, rests = split_shared_prefix(prompts)
+    tokens: list[list[int]] = [[] for _ in prompts]
+    stopped = [False] * len(prompts)
+    waiting = deque(range(len(prompts)))
+    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+
+    def prefill(chosen: list[int]) -> _Running:
+        ids, mask = left_pad([rests[i] for i in chosen], pad_id, device)
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0) + len(prefix)
+        if shared is None:
+            cache, _ = _new_cache(model)
+        else:
+            cache = _cache_from(
+                model, [(k.expand(len(chosen), -1, -1, -1), v.expand(len(chosen), -1, -1, -1)) for k, v in shared]
+            )
+            mask = torch.cat([mask.new_ones((len(chosen), len(prefix))), mask], dim=1)
+        logits = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            **cache_kwargs(model, cache),
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1, :]
+        return _Running(cache, mask, positions[:, -1:], chosen, logits)
+
     with torch.inference_mode():
+        shared = None
         if prefix:
-            shared = torch.tensor([list(prefix)], device=input_ids.device)
-            model(input_ids=shared, **cache_kwargs(model, cache), use_cache=True, logits_to_keep=1)
-            cache.batch_repeat_interleave(rows)
-            mask = torch.cat([mask.new_ones((rows, len(prefix))), mask], dim=1)
-        for _ in range(max_new_tokens):
-            logits = model(
-                input_ids=step_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                **cache_kwargs(model, cache),
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]
+            cache, _ = _new_cache(model)
+            model(input_ids=torch.tensor([prefix], device=device), **cache_kwargs(model, cache), use_cache=True)
+            shared = [(layer.keys, layer.values) for layer in cache.layers]
+        joinable = _new_cache(model)[1]
+        width = rows if rows and joinable else len(prompts)
+        chunk = max(1, width // 4) if joinable else width
+
+        def fill(running: _Running | None) -> _Running | None:
+            """Prefill waiting prompts into the free rows, ``chunk`` at a time (neighbours in length pad little)."""
+            while waiting and (free := width - (len(running.origin) if running else 0)) > 0:
+                joining = prefill([waiting.popleft() for _ in range(min(free, chunk, len(waiting)))])
+                running = joining if running is None else _join(model, running, joining)
+            return running
+
+        running = fill(None)
+        while running is not None:
             if generator is None:
-                chosen = logits.argmax(-1)
+                chosen = running.logits.argmax(-1)
             else:
-                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                probs = torch.softmax(running.logits.float() / temperature, dim=-1)
                 chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             keep = []
             for row, token in enumerate(chosen.tolist()):
-                origin = int(active[row])
+                origin = running.origin[row]
                 if token in eos_ids:
                     stopped[origin] = True
                     continue
                 tokens[origin].append(token)
                 if is_stopped is not None and is_stopped(tokens[origin]):
                     stopped[origin] = True
-                    continue
-                keep.append(row)
-            if not keep:
-                break
-            if len(keep) < len(active):
-                index = torch.tensor(keep, device=input_ids.device)
-                cache.batch_select_indices(index)
-                active, chosen, mask, positions = active[index.cpu()], chosen[index], mask[index], positions[index]
-            step_ids = chosen[:, None]
-            mask = torch.cat([mask, mask.new_ones((len(keep), 1))], dim=1)
-            positions = positions[:, -1:] + 1
+                elif len(tokens[origin]) < max_new_tokens:
+                    keep.append(row)
+            if keep:
+                if len(keep) < len(running.origin):
+                    chosen = chosen[torch.tensor(keep, device=device)]
+                    running = _keep(running, keep, trim=joinable)
+                running.mask = torch.cat([running.mask, running.mask.new_ones((len(keep), 1))], dim=1)
+                running.positions = running.positions + 1
+                running.logits = model(
+                    input_ids=chosen[:, None],
+                    attention_mask=running.mask,
+                    position_ids=running.positions,
+                    **cache_kwargs(model, running.cache),
+                    use_cache=True,
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
+            else:
+                running = None
+            if waiting and (running is None or width - len(running.origin) >= chunk):
+                running = fill(running)
     return [Decoded(t, s) for t, s in zip(tokens, stopped, strict=True)]

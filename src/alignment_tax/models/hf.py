@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
-from alignment_tax.models.decoding import Decoded, cache_kwargs, decode_batch, left_pad, split_shared_prefix
+from alignment_tax.models.decoding import Decoded, cache_kwargs, decode
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
 
@@ -102,7 +102,9 @@ class HFBackend:
             self._model = model.to(device).eval()
         return self._model
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
+        """Greedy (or seeded) completions, at most ``rows`` sequences in the model at once, refilled as rows
+        finish (``models.decoding.decode``); the requests are taken in the order given."""
         first = requests[0]
         if any(
             (r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature)
@@ -111,19 +113,17 @@ class HFBackend:
             raise ValueError("a batch must share max_new_tokens, stop strings and temperature")
         model = self.model
         prompts = self.tokenizer([r.prompt for r in requests], add_special_tokens=not self._template)["input_ids"]
-        prefix, rest = split_shared_prefix(prompts)
-        input_ids, attention_mask = left_pad(rest, self.tokenizer.pad_token_id, model.device)
         window = max((len(s) for s in first.stop), default=0) + 8
 
         def is_stopped(tokens: list[int]) -> bool:
             tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=True)
             return any(s in tail for s in first.stop)
 
-        decoded = decode_batch(
+        decoded = decode(
             model,
-            input_ids,
-            attention_mask,
-            prefix=prefix,
+            prompts,
+            pad_id=self.tokenizer.pad_token_id,
+            rows=rows,
             max_new_tokens=first.max_new_tokens,
             eos_ids=self._eos_ids(),
             is_stopped=is_stopped if first.stop else None,

@@ -112,7 +112,7 @@ class LlamaCppBackend:
             out.append({text: float(logprobs[token]) for token, text in first.items()})
         return out
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         out = []
         for request in requests:
             answer = self.llm.create_completion(

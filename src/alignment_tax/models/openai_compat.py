@@ -149,14 +149,14 @@ class OpenAIBackend:
     def prompt_length(self, prompt: str) -> int:
         return len(prompt)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         path = "/chat/completions" if self.options.endpoint == "chat" else "/completions"
-        answers = asyncio.run(self._post_all([self._body(r) for r in requests], path))
+        answers = asyncio.run(self._post_all([self._body(r) for r in requests], path, rows))
         return [self._parse(data, request) for data, request in zip(answers, requests, strict=True)]
 
-    async def _post_all(self, bodies: Sequence[dict], path: str) -> list[dict]:
-        """POST every body, at most ``concurrency`` at once; answers in order."""
-        limit = asyncio.Semaphore(self.options.concurrency)
+    async def _post_all(self, bodies: Sequence[dict], path: str, rows: int | None = None) -> list[dict]:
+        """POST every body, at most ``concurrency`` (and ``rows``) at once; answers in order."""
+        limit = asyncio.Semaphore(min(self.options.concurrency, rows or self.options.concurrency))
         timeout = httpx.Timeout(self.options.timeout)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers()) as client:
 

@@ -1,4 +1,4 @@
-"""The local executor: deterministic length-sorted batches, each written to the store as it finishes."""
+"""The local executor: deterministic length-sorted calls to the backend, each written to the store as it finishes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ from alignment_tax.store import GenerationRecord, Store
 Progress = Callable[[int], None]
 """Called with the number of requests just generated (cached ones are not counted)."""
 
+BATCHES_PER_CALL = 4
+"""A call hands the backend this many batches' worth of requests, of which it keeps ``batch_size`` in flight
+at once, refilling rows as they finish; the call's results are stored together when it returns."""
 
-def make_batches(
-    backend: Backend, planned: Sequence[PlannedGeneration], batch_size: int
-) -> list[list[PlannedGeneration]]:
-    """Batches of requests sharing decoding settings and configuration, longest prompts first within each.
+
+def call_size(batch_size: int) -> int:
+    """Requests per backend call (and per store write) for ``batch_size`` sequences in flight."""
+    return batch_size * BATCHES_PER_CALL
+
+
+def make_batches(backend: Backend, planned: Sequence[PlannedGeneration], size: int) -> list[list[PlannedGeneration]]:
+    """Calls of at most ``size`` requests sharing decoding settings and configuration, longest prompts first.
 
     One configuration's prompts start alike (chat header, system prompt, few-shot turns), so a batch of
     them shares a long token prefix that the backend can compute once. The batches depend only on the
@@ -31,7 +38,7 @@ def make_batches(
     batches = []
     for signature in sorted(groups, key=repr):
         ordered = sorted(groups[signature], key=lambda p: (-backend.prompt_length(p.request.prompt), p.request.key))
-        batches.extend(ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size))
+        batches.extend(ordered[i : i + size] for i in range(0, len(ordered), size))
     return batches
 
 
@@ -44,12 +51,13 @@ def execute(
     fresh: bool = False,
     progress: Progress | None = None,
 ) -> int:
-    """Generate what the store lacks (everything with ``fresh``); returns how many were generated."""
+    """Generate what the store lacks (everything with ``fresh``), ``batch_size`` sequences in flight at once;
+    returns how many were generated."""
     todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
     generated = 0
     for batch in todo:
         started = time.perf_counter()
-        outputs = backend.generate([p.request for p in batch])
+        outputs = backend.generate([p.request for p in batch], batch_size)
         count = store_batch(store, batch, outputs, time.perf_counter() - started, cached)
         generated += count
         if progress:
@@ -60,10 +68,10 @@ def execute(
 def pending_batches(
     backend: Backend, planned: Sequence[PlannedGeneration], store: Store, batch_size: int, fresh: bool
 ) -> tuple[list[list[PlannedGeneration]], set[str]]:
-    """The planned batches holding at least one generation the store lacks, and the cached keys.
+    """The planned calls holding at least one generation the store lacks, and the cached keys.
 
-    A pending batch is generated whole, so its padding (and tokens) match an uninterrupted run."""
-    batches = make_batches(backend, planned, batch_size)
+    A pending call is generated whole, so its padding (and tokens) match an uninterrupted run."""
+    batches = make_batches(backend, planned, call_size(batch_size))
     cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
     return [b for b in batches if any(p.request.key not in cached for p in b)], cached
 

@@ -31,9 +31,9 @@ class Replica:
     def fingerprint(self) -> str:
         return self.backend.fingerprint
 
-    def generate(self, requests):
+    def generate(self, requests, rows: int | None = None):
         started = time.perf_counter()
-        outputs = self.backend.generate(requests)
+        outputs = self.backend.generate(requests, rows)
         return outputs, time.perf_counter() - started
 
 
@@ -102,7 +102,7 @@ class RayExecutor:
         fresh: bool = False,
         progress: Progress | None = None,
     ) -> int:
-        """Like the local ``execute``: the same batches (so the same tokens), each written as it returns."""
+        """Like the local ``execute``: the same calls and rows (so the same tokens), each written as it returns."""
         todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
         if not todo:
             return 0
@@ -111,7 +111,7 @@ class RayExecutor:
         while waiting or running:
             while waiting and idle:
                 actor, batch = idle.pop(), waiting.pop()
-                running[actor.generate.remote([p.request for p in batch])] = (actor, batch)
+                running[actor.generate.remote([p.request for p in batch], batch_size)] = (actor, batch)
             (done,), _ = self._ray.wait(list(running), num_returns=1)
             actor, batch = running.pop(done)
             idle.append(actor)

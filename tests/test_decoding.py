@@ -1,0 +1,71 @@
+"""models.decoding on tiny random transformers models: the same tokens as ``model.generate``, whatever the rows."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from alignment_tax.models.decoding import SPARE_POSITIONS, decode, split_shared_prefix  # noqa: E402
+
+PAD = 0
+
+
+def tiny(kind: str):
+    torch.manual_seed(0)
+    common = dict(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    if kind == "llama":
+        config = transformers.LlamaConfig(num_key_value_heads=2, **common)
+    else:  # sliding-window layers: rows are not joined, all prompts run as one batch
+        config = transformers.MistralConfig(num_key_value_heads=2, sliding_window=4096, **common)
+    config.pad_token_id, config.eos_token_id = PAD, 1
+    return transformers.AutoModelForCausalLM.from_config(config).eval()
+
+
+def prompts(n: int = 7) -> list[list[int]]:
+    generator = torch.Generator().manual_seed(1)
+    shared = torch.randint(2, 96, (9,), generator=generator).tolist()
+    return [shared + torch.randint(2, 96, (3 + 2 * i % 5,), generator=generator).tolist() for i in range(n)]
+
+
+def reference(model, prompt: list[int], max_new_tokens: int) -> list[int]:
+    """Greedy tokens of ``model.generate`` on one unpadded prompt, up to (not including) end of sequence."""
+    with torch.inference_mode():
+        out = model.generate(
+            torch.tensor([prompt]), max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=PAD, eos_token_id=1
+        )[0, len(prompt) :].tolist()
+    return out[: out.index(1)] if 1 in out else out
+
+
+@pytest.mark.parametrize("kind", ["llama", "mistral-sliding"])
+@pytest.mark.parametrize("rows", [None, 1, 2, 3])
+def test_same_tokens_as_generate_for_any_rows(kind, rows):
+    model, batch = tiny(kind), prompts()
+    assert len(split_shared_prefix(batch)[0]) == 9
+    # more new tokens than a cache keeps spare, so the spare room grows too
+    together = decode(model, batch, pad_id=PAD, rows=rows, max_new_tokens=SPARE_POSITIONS + 10, eos_ids={1})
+    for d, p in zip(together, batch, strict=True):
+        assert d.tokens == reference(model, p, SPARE_POSITIONS + 10)
+        assert d.stopped == (len(d.tokens) < SPARE_POSITIONS + 10)
+
+
+def test_rows_that_stop_early_make_room_for_waiting_prompts():
+    model, batch = tiny("llama"), prompts(6)
+    stops = iter(range(10**6))
+    seen: list[int] = []
+
+    def is_stopped(tokens: list[int]) -> bool:  # every third call ends a row
+        seen.append(len(tokens))
+        return next(stops) % 3 == 2
+
+    decoded = decode(model, batch, pad_id=PAD, rows=2, max_new_tokens=50, eos_ids={1}, is_stopped=is_stopped)
+    assert all(d.stopped and 1 <= len(d.tokens) <= 50 for d in decoded)
+    for d, p in zip(decoded, batch, strict=True):
+        assert d.tokens == reference(model, p, len(d.tokens))
+
+
+def test_nothing_to_generate():
+    model = tiny("llama")
+    assert decode(model, [], pad_id=PAD, max_new_tokens=5, eos_ids={1}) == []
+    assert decode(model, [[5, 6]], pad_id=PAD, max_new_tokens=0, eos_ids={1})[0].tokens == []
