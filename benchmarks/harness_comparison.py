@@ -3,14 +3,18 @@
 Runs, in one go and on the same prepared SmolLM2-135M-Instruct folder (float32, CPU), the same
 items (the first ``--per-category`` items of every category of the bundled ``core`` suite under
 the default experiment's ``safety-prompt`` configuration, rendered with the model's chat template),
-greedy decoding, the same length cap and stop strings, batch size 16 everywhere:
+greedy decoding, the same length cap and stop strings, at each of ``--batch-sizes`` (sequences in
+the model at once, the same for every system):
 
 - ``altax``: the generation stage of ``altax run`` as it is: ``plan`` + ``run.executor.execute``
-  (length-sorted batches, early-exit decoding, every batch written to a fresh SQLite store);
-- ``lm-eval``: ``lm_eval.models.huggingface.HFLM(pretrained=FOLDER, batch_size=16)`` with
+  (one configuration's prompts per call, longest first; shared-prefix KV reuse; continuous batching
+  with per-row early exit; oneDNN-prepacked linear layers; every call written to a fresh SQLite store);
+- ``lm-eval``: ``lm_eval.models.huggingface.HFLM(pretrained=FOLDER, batch_size=B)`` with
   ``generate_until`` requests on the rendered prompts (length-sorted batches, ``model.generate``);
 - ``inspect``: an inspect_ai ``Task`` over the same chat messages, ``eval`` with the ``hf`` provider
   (``model_path=FOLDER``, greedy, ``max_connections`` = its batch size), no scorer;
+- ``altax-dense`` and ``altax-whole-prompts``: ablations, the ``altax`` path with torch's default
+  linear layers instead of prepacked ones, or with every prompt prefilled whole (no shared prefix);
 - ``altax-pipeline``: for information, a whole ``pipeline.run_experiment`` (model load, generation,
   judging, analysis, results.json) into a fresh temporary results directory.
 
@@ -22,7 +26,8 @@ interpreter (``--harness-python``, else ``$ALTAX_BENCH_PYTHON``, else ``.venv-be
 their dependencies pin older python-dateutil and fsspec than the project's venv has; that venv
 reads torch and transformers from the project's venv, so all three run the same builds.
 
-Also measured: the peak float32 matmul FLOP/s of this machine at the same thread count, and the
+Also measured: the peak float32 matmul FLOP/s of this machine at the same thread count (the faster
+of torch's default matmul and a oneDNN-prepacked one), and the
 fraction of it reached in batched decoding, counted as 2 x non-embedding parameters per generated
 token (also shown counting the tied LM head, which every generated token does multiply by).
 
@@ -52,7 +57,7 @@ import time
 from pathlib import Path
 
 SPEC = "builtin:smollm2-135m-instruct"
-ALL_SYSTEMS = ("altax", "lm-eval", "inspect", "altax-whole-prompts", "altax-pipeline")
+ALL_SYSTEMS = ("altax", "lm-eval", "inspect", "altax-dense", "altax-whole-prompts", "altax-pipeline")
 CONFIG = "safety-prompt"
 RESULTS = Path(__file__).parent / "results" / "harness_comparison.json"
 HARNESS_PYTHONS = (Path(__file__).parent.parent / ".venv-bench/bin/python", Path("/work/venv-bench/bin/python"))
@@ -122,6 +127,14 @@ def worker_altax(spec: dict, wrap=None) -> dict:
         "generated_tokens": [n for _, n in outputs],
         "prompt_tokens": [backend.prompt_length(p.request.prompt) for p in planned],
     }
+
+
+def worker_altax_dense(spec: dict) -> dict:
+    """Ablation: the altax path with torch's default float32 linear layers (no oneDNN prepacking)."""
+    from alignment_tax.models import packed
+
+    packed.can_pack = lambda model: False
+    return worker_altax(spec)
 
 
 def worker_altax_whole_prompts(spec: dict) -> dict:
@@ -244,6 +257,7 @@ def altax_setup(spec: dict):
 WORKERS = {
     "altax": worker_altax,
     "altax-whole-prompts": worker_altax_whole_prompts,
+    "altax-dense": worker_altax_dense,
     "altax-pipeline": worker_pipeline,
     "lm-eval": worker_lm_eval,
     "inspect": worker_inspect,
@@ -286,7 +300,6 @@ def prepare_spec(args) -> dict:
         "per_category": args.per_category,
         "max_new_tokens": args.max_new_tokens,
         "stop": args.stop,
-        "batch_size": args.batch_size,
         "threads": args.threads,
     }
     config, items, decoding = altax_setup(spec)
@@ -324,21 +337,28 @@ def run_worker(name: str, python: str, spec_path: Path, timeout: int) -> dict:
 
 
 def peak_matmul_flops(threads: int, sizes=(1024, 2048, 3072), reps: int = 5) -> dict:
-    """Best float32 matmul FLOP/s over a few square sizes at ``threads`` threads (2 n^3 per product)."""
+    """Best float32 matmul FLOP/s over a few square sizes at ``threads`` threads (2 n^3 per product), with
+    torch's default matmul and with a oneDNN-prepacked weight; the peak is the faster of the two."""
     import torch
 
+    from alignment_tax.models.packed import PackedLinear
+
     torch.set_num_threads(threads)
-    best = {}
+    best: dict[str, dict[str, float]] = {"torch.mm": {}, "onednn": {}}
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)
-        times = []
-        for _ in range(reps):
-            started = time.perf_counter()
-            torch.mm(a, b)
-            times.append(time.perf_counter() - started)
-        best[str(n)] = 2 * n**3 / min(times)
-    return {"by_size": best, "peak": max(best.values())}
+        a, layer = torch.randn(n, n), torch.nn.Linear(n, n, bias=False)
+        with torch.inference_mode():
+            packed = PackedLinear(layer)
+            for kernel, run, weight in (("torch.mm", torch.mm, layer.weight), ("onednn", packed, None)):
+                arguments = (a, weight) if weight is not None else (a,)
+                run(*arguments)
+                times = []
+                for _ in range(reps):
+                    started = time.perf_counter()
+                    run(*arguments)
+                    times.append(time.perf_counter() - started)
+                best[kernel][str(n)] = 2 * n**3 / min(times)
+    return {"by_kernel_and_size": best, "peak": max(v for by_size in best.values() for v in by_size.values())}
 
 
 def parameter_counts(folder: str) -> dict:
@@ -372,23 +392,30 @@ def agreement(a: list[str], b: list[str], stop: list[str]) -> float:
     return sum(cut_at_stop(x, stop) == cut_at_stop(y, stop) for x, y in zip(a, b, strict=True)) / len(a)
 
 
-def run_round(args, spec: dict, spec_path: Path, harness_python: str, tokenizer) -> dict:
+def run_round(args, spec: dict, spec_paths: dict[int, Path], harness_python: str, tokenizer) -> dict:
+    """Every system at every batch size once, in turn; results keyed ``SYSTEM@BATCH``."""
     systems = [s for s in ALL_SYSTEMS if s not in args.skip]
     rows = {}
-    for name in systems:
-        python = sys.executable if name.startswith("altax") else harness_python
-        before = loadavg()
-        result = run_worker(name, python, spec_path, args.timeout)
-        result["load_before_driver"] = before
-        result["items_per_s"] = len(spec["items"]) / result["seconds"]
-        if "outputs" in result and "generated_tokens" not in result:
-            result["generated_tokens"] = [
-                len(tokenizer(cut_at_stop(o, spec["stop"]), add_special_tokens=False)["input_ids"]) + 1
-                for o in result["outputs"]
-            ]
-        rows[name] = result
-        print(f"  {name:<22} {result['seconds']:7.2f} s  {result['items_per_s']:6.2f} items/s  load {before}")
+    for batch_size, spec_path in spec_paths.items():
+        for name in systems:
+            python = sys.executable if name.startswith("altax") else harness_python
+            before = loadavg()
+            result = run_worker(name, python, spec_path, args.timeout)
+            result["load_before_driver"] = before
+            result["items_per_s"] = len(spec["items"]) / result["seconds"]
+            if "outputs" in result and "generated_tokens" not in result:
+                result["generated_tokens"] = [
+                    len(tokenizer(cut_at_stop(o, spec["stop"]), add_special_tokens=False)["input_ids"]) + 1
+                    for o in result["outputs"]
+                ]
+            key = f"{name}@{batch_size}"
+            rows[key] = result
+            print(f"  {key:<25} {result['seconds']:7.2f} s  {result['items_per_s']:6.2f} items/s  load {before}")
     return rows
+
+
+def system(key: str) -> str:
+    return key.rpartition("@")[0]
 
 
 def main() -> None:
@@ -396,7 +423,9 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=6, help="first N items of every core category")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--stop", nargs="*", default=["\n\n\n"], help="stop strings (end of turn always stops)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[16, 64], help="sequences in the model at once; each is run"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     parser.add_argument("--rounds", type=int, default=2, help="times to run every system, in turn")
     parser.add_argument("--harness-python", default=None, help="interpreter with lm_eval and inspect_ai")
@@ -421,21 +450,23 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(spec["folder"])
     params = parameter_counts(spec["folder"])
     print(
-        f"{len(spec['items'])} items, {args.max_new_tokens} new tokens max, batch {args.batch_size}, "
+        f"{len(spec['items'])} items, {args.max_new_tokens} new tokens max, batch sizes {args.batch_sizes}, "
         f"{args.threads} threads, {os.cpu_count()} cores, load {load_start}"
     )
     roofline = peak_matmul_flops(args.threads)
     print(f"peak float32 matmul: {roofline['peak'] / 1e9:.1f} GFLOP/s")
-    rounds = []
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-        spec_path = Path(handle.name)
+    rounds, spec_paths = [], {}
+    for batch_size in args.batch_sizes:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump({**spec, "batch_size": batch_size}, handle)
+            spec_paths[batch_size] = Path(handle.name)
     try:
         for r in range(args.rounds):
             print(f"round {r + 1}:")
-            rounds.append(run_round(args, spec, spec_path, harness_python, tokenizer))
+            rounds.append(run_round(args, spec, spec_paths, harness_python, tokenizer))
     finally:
-        spec_path.unlink(missing_ok=True)
+        for path in spec_paths.values():
+            path.unlink(missing_ok=True)
     load_end = loadavg()
     roofline_after = peak_matmul_flops(args.threads)
 
@@ -448,7 +479,8 @@ def main() -> None:
             "items_per_s_rounds": [rnd[name]["items_per_s"] for rnd in rounds],
             "seconds_rounds": [rnd[name]["seconds"] for rnd in rounds],
         }
-    harnesses = [n for n in ("lm-eval", "inspect") if n in summary]
+    # The faster harness at its best batch size; and, for each batch size, the faster harness at that size.
+    harnesses = [n for n in summary if system(n) in ("lm-eval", "inspect")]
     faster = max(harnesses, key=lambda n: summary[n]["items_per_s_best"]) if harnesses else None
     for name, row in summary.items():
         if faster:
@@ -456,11 +488,16 @@ def main() -> None:
             row["ratio_vs_faster_harness_rounds"] = [
                 rnd[name]["items_per_s"] / rnd[faster]["items_per_s"] for rnd in rounds
             ]
+            same = [n for n in harnesses if n.rpartition("@")[2] == name.rpartition("@")[2]]
+            fastest_same = max(same, key=lambda n: summary[n]["items_per_s_best"])
+            row["ratio_vs_faster_harness_same_batch"] = (
+                row["items_per_s_best"] / summary[fastest_same]["items_per_s_best"]
+            )
 
     peak = max(roofline["peak"], roofline_after["peak"])
     decode = {}
-    for name in ("altax", "lm-eval", "inspect", "altax-whole-prompts"):
-        if name not in summary:
+    for name in summary:
+        if system(name) not in ("altax", "lm-eval", "inspect", "altax-dense", "altax-whole-prompts"):
             continue
         best = max((rnd[name] for rnd in rounds), key=lambda row: row["items_per_s"])
         tokens = sum(best["generated_tokens"])
@@ -484,30 +521,26 @@ def main() -> None:
                 / peak
             )
 
+    # Identical answers: every system's against altax at the first batch size, and altax's round 1 vs round 2.
     agree = {}
-    base = rounds[0].get("altax")
+    base_key = f"altax@{args.batch_sizes[0]}"
+    base = rounds[0].get(base_key)
     if base:
-        for name in ("lm-eval", "inspect"):
-            if name in rounds[0]:
-                agree[f"altax_vs_{name}"] = agreement(base["outputs"], rounds[0][name]["outputs"], spec["stop"])
-        if "lm-eval" in rounds[0] and "inspect" in rounds[0]:
-            agree["lm-eval_vs_inspect"] = agreement(
-                rounds[0]["lm-eval"]["outputs"], rounds[0]["inspect"]["outputs"], spec["stop"]
+        for name, row in rounds[0].items():
+            if name != base_key and "outputs" in row:
+                agree[f"{base_key}_vs_{name}"] = agreement(base["outputs"], row["outputs"], spec["stop"])
+        if len(rounds) > 1:
+            agree[f"{base_key}_round1_vs_round2"] = agreement(
+                base["outputs"], rounds[1][base_key]["outputs"], spec["stop"]
             )
-        if "altax-whole-prompts" in rounds[0]:
-            agree["altax_vs_altax-whole-prompts"] = agreement(
-                base["outputs"], rounds[0]["altax-whole-prompts"]["outputs"], spec["stop"]
-            )
-        agree["altax_round1_vs_round2"] = (
-            agreement(base["outputs"], rounds[1]["altax"]["outputs"], spec["stop"]) if len(rounds) > 1 else None
-        )
 
     print()
-    print(f"{'system':<22} {'items/s (best)':>14} {'rounds':>20} {'vs faster harness':>18}")
+    print(f"{'system@batch':<25} {'items/s (best)':>14} {'rounds':>16} {'vs ' + str(faster):>18} {'vs same batch':>14}")
     for name, row in summary.items():
         per_round = ", ".join(f"{x:.2f}" for x in row["items_per_s_rounds"])
         ratio = f"x{row['ratio_vs_faster_harness']:.2f}" if faster else ""
-        print(f"{name:<22} {row['items_per_s_best']:>14.2f} {per_round:>20} {ratio:>18}")
+        same = f"x{row['ratio_vs_faster_harness_same_batch']:.2f}" if faster else ""
+        print(f"{name:<25} {row['items_per_s_best']:>14.2f} {per_round:>16} {ratio:>18} {same:>14}")
     print()
     print(
         f"parameters: {params['total'] / 1e6:.1f}M total, {params['embedding'] / 1e6:.1f}M embedding (tied LM head), "
@@ -561,7 +594,7 @@ def main() -> None:
             "categories": sorted({i["category"] for i in spec["items"]}),
             "max_new_tokens": args.max_new_tokens,
             "stop": args.stop,
-            "batch_size": args.batch_size,
+            "batch_sizes": args.batch_sizes,
             "decoding": "greedy",
             "timed": "generation only, model loaded and warmed up before (altax-pipeline: everything)",
         },

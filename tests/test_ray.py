@@ -77,9 +77,10 @@ def test_unknown_executor_and_unreachable_cluster():
 
 
 def test_run_experiment_with_the_ray_executor_matches_local(cluster, tmp_path):
+    """Plain and steered configurations of one model: the replicas steer per call, as the local executor does."""
     import json
 
-    from alignment_tax.configs.schema import Experiment
+    from alignment_tax.configs.schema import Experiment, Steering
     from alignment_tax.pipeline import Settings, run_experiment
 
     suite = tmp_path / "suite.jsonl"
@@ -91,7 +92,14 @@ def test_run_experiment_with_the_ray_executor_matches_local(cluster, tmp_path):
     experiment = Experiment(
         suite=str(suite),
         reference="plain",
-        configs=[Configuration(name="plain", model=MODEL)],
+        configs=[
+            Configuration(name="plain", model=MODEL),
+            Configuration(
+                name="steered",
+                model=MODEL,
+                steering=Steering(direction="caa-smollm2-135m-instruct", layers=[15], strength=0.3),
+            ),
+        ],
         decoding=Decoding(max_new_tokens={"factual_recall": 8}),
     )
     outputs = {
@@ -100,5 +108,6 @@ def test_run_experiment_with_the_ray_executor_matches_local(cluster, tmp_path):
     }
     stores = {name: Store(tmp_path / name / "store.sqlite") for name in outputs}
     keys = [r.key for r in stores["local"].run_requests(outputs["local"].run.run_id)]
+    assert len(set(keys)) == 2 * len(rows)
     assert generations(stores["ray"], keys) == generations(stores["local"], keys) != {}
     assert outputs["ray"].results == outputs["local"].results

@@ -16,7 +16,6 @@ from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.analysis.routing import route_summary
 from alignment_tax.analysis.rows import Cluster
 from alignment_tax.configs.schema import Experiment
-from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
@@ -93,9 +92,6 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     for config in experiment.configs:
         parse_spec(config.model)
     check_detector(settings.detector)
-    steered = any(c.steering or (c.router and c.router.guardrail.steering) for c in experiment.configs)
-    if steered and settings.executor != "local":
-        raise AltaxError("steered configurations run on the local executor only; drop --executor or the steering")
     classifiers = load_classifiers(experiment.configs)
     with Store(settings.store_path) as store, open_executor(settings.executor) as execute:
         specs = list(dict.fromkeys(c.model for c in experiment.configs))

@@ -15,7 +15,9 @@ from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
-BatchSize = Annotated[int, typer.Option(min=1, help="Prompts generated together.")]
+BatchSize = Annotated[
+    int, typer.Option(min=1, help="Sequences generated at once; every four batches are stored together.")
+]
 Executor = Annotated[
     str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
 ]

@@ -153,7 +153,7 @@ def train(
 
     settings, steps = prepared.settings, prepared.steps
     torch.manual_seed(settings.seed)
-    model = _lora(prepared.backend.model, settings)
+    model = _lora(prepared.backend.trainable_model(), settings)
     model.train()
     device = next(model.parameters()).device
     trainable = [p for p in model.parameters() if p.requires_grad]

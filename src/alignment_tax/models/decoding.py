@@ -191,10 +191,10 @@ def decode(
 
     Prompts enter in the order given (callers pass them longest first). Their shared prefix runs once at
     batch size one and its KV cache is repeated for every row; the rest of each prompt is left-padded after
-    it, masked, with positions those of the unpadded prompt. Waiting prompts are prefilled a quarter of the
-    rows at a time (neighbours in length pad little) whenever that many rows are free, and join the running
-    batch, the shorter of the two caches padded on the left. Caches with layers other than plain growing ones
-    (sliding windows) are not joined: all prompts then run as one batch."""
+    it, masked, with positions those of the unpadded prompt. Waiting prompts are prefilled up to a quarter of
+    the rows at a time, each chunk only prompts within a quarter (or 8 tokens) of its longest, whenever that
+    many rows are free, and join the running batch, the shorter of the two caches padded on the left. Caches
+    with layers other than plain growing ones (sliding windows) are not joined: all prompts run as one batch."""
     import torch
 
     if max_new_tokens < 1 or not prompts:
@@ -235,11 +235,17 @@ def decode(
         joinable = _new_cache(model)[1]
         width = rows if rows and joinable else len(prompts)
         chunk = max(1, width // 4) if joinable else width
+        slack = (lambda longest: max(8, longest // 4)) if joinable else (lambda longest: longest)
 
         def fill(running: _Running | None) -> _Running | None:
-            """Prefill waiting prompts into the free rows, ``chunk`` at a time (neighbours in length pad little)."""
+            """Prefill waiting prompts into the free rows, at most ``chunk`` at a time and only prompts close in
+            length to the chunk's first, so that little of a prefill is padding."""
             while waiting and (free := width - (len(running.origin) if running else 0)) > 0:
-                joining = prefill([waiting.popleft() for _ in range(min(free, chunk, len(waiting)))])
+                taken = [waiting.popleft()]
+                longest = len(rests[taken[0]])
+                while waiting and len(taken) < min(free, chunk) and longest - len(rests[waiting[0]]) <= slack(longest):
+                    taken.append(waiting.popleft())
+                joining = prefill(taken)
                 running = joining if running is None else _join(model, running, joining)
             return running
 

@@ -91,6 +91,8 @@ class HFBackend:
             import torch
             from transformers import AutoModelForCausalLM
 
+            from alignment_tax.models.packed import can_pack, pack
+
             device = "cuda" if torch.cuda.is_available() else "cpu"
             dtype = torch.bfloat16 if device == "cuda" else torch.float32
             try:
@@ -99,8 +101,18 @@ class HFBackend:
                 raise AltaxError(f"cannot load weights of {self.spec!r}: {str(error).splitlines()[0]}") from None
             if self._adapter:
                 model = attach(model, self._adapter, self.spec)
-            self._model = model.to(device).eval()
+            model = model.to(device).eval()
+            if can_pack(model):
+                pack(model)
+            self._model = model
         return self._model
+
+    def trainable_model(self):
+        """The model with plain ``nn.Linear`` layers again (for training); inference then runs unpacked."""
+        from alignment_tax.models.packed import unpack
+
+        unpack(self.model)
+        return self.model
 
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         """Greedy (or seeded) completions, at most ``rows`` sequences in the model at once, refilled as rows

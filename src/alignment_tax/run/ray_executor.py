@@ -8,7 +8,9 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from alignment_tax.configs.schema import Steering
 from alignment_tax.errors import AltaxError
+from alignment_tax.interventions.steering import SteeredBackend
 from alignment_tax.models.base import Backend
 from alignment_tax.run.executor import Progress, execute, pending_batches, store_batch
 from alignment_tax.run.planner import PlannedGeneration
@@ -21,20 +23,34 @@ IN_FLIGHT = 2
 
 
 class Replica:
-    """A Ray actor body: one loaded backend that generates batches."""
+    """A Ray actor body: one loaded model that generates calls, steered by whatever steering a call names
+    (the same weights serve every steered configuration of the model)."""
 
     def __init__(self, spec: str):
         from alignment_tax.models.specs import load_backend
 
         self.backend = load_backend(spec)
+        self.steered: dict[str, Backend] = {}
 
-    def fingerprint(self) -> str:
-        return self.backend.fingerprint
+    def _backend(self, steering: Steering | None) -> Backend:
+        if steering is None:
+            return self.backend
+        key = steering.model_dump_json()
+        if key not in self.steered:
+            self.steered[key] = SteeredBackend(self.backend, steering)
+        return self.steered[key]
 
-    def generate(self, requests, rows: int | None = None):
+    def fingerprint(self, steering: Steering | None = None) -> str:
+        return self._backend(steering).fingerprint
+
+    def generate(self, requests, rows: int | None = None, steering: Steering | None = None):
         started = time.perf_counter()
-        outputs = self.backend.generate(requests, rows)
+        outputs = self._backend(steering).generate(requests, rows)
         return outputs, time.perf_counter() - started
+
+
+def _steering(backend: Backend) -> Steering | None:
+    return backend.steering if isinstance(backend, SteeredBackend) else None
 
 
 class RayExecutor:
@@ -67,19 +83,24 @@ class RayExecutor:
         available = gpus or max(1, int(resources.get("CPU", 1)))
         self.replicas = min(replicas or available, available)
         self._pools: dict[str, list] = {}
+        self._checked: set[str] = set()
 
     def _pool(self, backend: Backend) -> list:
+        """The replicas of ``backend``'s model (one pool per model spec, shared by its steered variants), checked
+        to load it, and steer it, with the driver's fingerprint."""
         if backend.spec not in self._pools:
             actor = self._ray.remote(**self._options)(Replica)
-            pool = [actor.remote(backend.spec) for _ in range(self.replicas)]
-            found = set(self._get([a.fingerprint.remote() for a in pool]))
+            self._pools[backend.spec] = [actor.remote(backend.spec) for _ in range(self.replicas)]
+        pool = self._pools[backend.spec]
+        if backend.fingerprint not in self._checked:
+            found = set(self._get([a.fingerprint.remote(_steering(backend)) for a in pool]))
             if found != {backend.fingerprint}:
                 raise AltaxError(
                     f"Ray workers load {backend.spec} as {', '.join(sorted(found))}, not {backend.fingerprint}: "
-                    "give every node the same model files and package versions"
+                    "give every node the same model files, direction files and package versions"
                 )
-            self._pools[backend.spec] = pool
-        return self._pools[backend.spec]
+            self._checked.add(backend.fingerprint)
+        return pool
 
     def _get(self, refs):
         try:
@@ -111,7 +132,8 @@ class RayExecutor:
         while waiting or running:
             while waiting and idle:
                 actor, batch = idle.pop(), waiting.pop()
-                running[actor.generate.remote([p.request for p in batch], batch_size)] = (actor, batch)
+                requests = [p.request for p in batch]
+                running[actor.generate.remote(requests, batch_size, _steering(backend))] = (actor, batch)
             (done,), _ = self._ray.wait(list(running), num_returns=1)
             actor, batch = running.pop(done)
             idle.append(actor)

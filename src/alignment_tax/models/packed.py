@@ -1,0 +1,75 @@
+"""Linear layers with their weights prepacked for oneDNN, for float32 inference on the CPU.
+
+torch's default float32 matmul reaches about half of what a oneDNN kernel with prepacked weights
+reaches on this project's CPUs (AMD EPYC with AVX-512), at every batch size a decoding step sees
+(``benchmarks/linear_kernels.py``). The results are the same function up to float rounding: the greedy
+answers of ``benchmarks/harness_comparison.py`` are identical with and without. Training needs plain
+``nn.Linear`` layers back: ``unpack``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class PackedLinear(torch.nn.Module):
+    """An ``nn.Linear`` for inference, its weight and bias held in oneDNN's layout. A weight tied to another
+    module (a language-model head tied to the input embeddings) keeps its dense tensor too, so that unpacking
+    restores the tie; that tensor is the embeddings' own, so it costs no memory."""
+
+    def __init__(self, linear: torch.nn.Linear, tied: bool = False):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.has_bias = linear.bias is not None
+        self.tied_weight = linear.weight if tied else None
+        with torch.no_grad():
+            self.packed_weight = linear.weight.detach().to_mkldnn()
+            bias = linear.bias.detach() if self.has_bias else linear.weight.new_zeros(self.out_features)
+            self.packed_bias = bias.to_mkldnn()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features).contiguous().to_mkldnn()
+        out = torch._C._nn.mkldnn_linear(flat, self.packed_weight, self.packed_bias).to_dense()
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def to_linear(self) -> torch.nn.Linear:
+        """The plain layer again (with the tied weight itself where there was one)."""
+        linear = torch.nn.Linear(self.in_features, self.out_features, bias=self.has_bias)
+        with torch.no_grad():
+            if self.tied_weight is not None:
+                linear.weight = self.tied_weight
+            else:
+                linear.weight.copy_(self.packed_weight.to_dense())
+            if self.has_bias:
+                linear.bias.copy_(self.packed_bias.to_dense())
+        return linear
+
+
+def can_pack(model: torch.nn.Module) -> bool:
+    """Whether ``model`` runs float32 on the CPU with oneDNN available."""
+    weight = next(model.parameters())
+    return torch.backends.mkldnn.is_available() and weight.device.type == "cpu" and weight.dtype == torch.float32
+
+
+def pack(model: torch.nn.Module) -> int:
+    """Replace every ``nn.Linear`` of ``model`` by a ``PackedLinear``, in place; returns how many."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    shared = embeddings.weight if embeddings is not None else None
+    count = 0
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is torch.nn.Linear:
+                setattr(module, name, PackedLinear(child, tied=child.weight is shared))
+                count += 1
+    return count
+
+
+def unpack(model: torch.nn.Module) -> int:
+    """Put plain ``nn.Linear`` layers back in place of every ``PackedLinear``; returns how many."""
+    count = 0
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, PackedLinear):
+                setattr(module, name, child.to_linear())
+                count += 1
+    return count
