@@ -18,7 +18,7 @@ answers ("I think..."), so the probe ranks well but its rate at log-odds 0 over-
 
 @runtime_checkable
 class LogprobBackend(Protocol):
-    """The optional backend capability the probe needs (the transformers backend has it)."""
+    """The optional backend capability the probe needs (the transformers and llama.cpp backends have it)."""
 
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]: ...
 
@@ -31,7 +31,9 @@ def _variants(openings: Sequence[str]) -> list[str]:
 def probe_log_odds(backend: object, prompts: Sequence[str], openings: Sequence[str] = REFUSAL_OPENINGS) -> np.ndarray:
     """log P(first token opens a refusal) - log P(it does not), one value per rendered prompt."""
     if not isinstance(backend, LogprobBackend):
-        raise AltaxError("this backend gives no log-probabilities; the refusal probe needs an hf: or builtin: model")
+        raise AltaxError(
+            "this backend gives no log-probabilities; the refusal probe needs an hf:, builtin: or llamacpp: model"
+        )
     rows = backend.next_token_logprobs(list(prompts), _variants(openings))
     mass = np.array([min(sum(math.exp(v) for v in row.values()), 1 - 1e-9) for row in rows], dtype=np.float64)
     return np.log(mass) - np.log1p(-mass)

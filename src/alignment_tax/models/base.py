@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -67,3 +67,23 @@ class ScoresContinuations(Protocol):
     def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Summed log-probability of each (rendered prompt, continuation) pair's continuation."""
         ...
+
+
+def group_by_prompt(pairs: Sequence[tuple[str, str]]) -> dict[str, list[int]]:
+    """Indices of (prompt, continuation) ``pairs`` by prompt, first seen first: each prompt is computed once."""
+    groups: dict[str, list[int]] = {}
+    for i, (prompt, _) in enumerate(pairs):
+        groups.setdefault(prompt, []).append(i)
+    return groups
+
+
+def first_tokens(
+    candidates: Sequence[str], tokenize: Callable[[str], list[int]], detokenize: Callable[[list[int]], str]
+) -> dict[int, str]:
+    """Each distinct first token id of the ``candidates`` (in order), with that token's text."""
+    first: dict[int, str] = {}
+    for candidate in candidates:
+        ids = tokenize(candidate)
+        if ids:
+            first.setdefault(ids[0], detokenize([ids[0]]))
+    return first

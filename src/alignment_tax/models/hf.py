@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.base import (
+    Generation,
+    GenerationRequest,
+    Message,
+    Rendered,
+    first_tokens,
+    group_by_prompt,
+)
 from alignment_tax.models.decoding import Decoded, cache_kwargs, decode
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
@@ -156,11 +163,9 @@ class HFBackend:
         no generation: for each distinct first token of the ``candidates``, keyed by that token's text."""
         import torch
 
-        first_ids: dict[int, str] = {}
-        for candidate in candidates:
-            ids = self.tokenizer(candidate, add_special_tokens=False)["input_ids"]
-            if ids:
-                first_ids.setdefault(ids[0], self.tokenizer.decode([ids[0]]))
+        first_ids = first_tokens(
+            candidates, lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"], self.tokenizer.decode
+        )
         columns = torch.tensor(list(first_ids))
         model, out = self.model, [{} for _ in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # batches of like length pad little
@@ -187,10 +192,7 @@ class HFBackend:
         from transformers import DynamicCache
 
         model, out = self.model, [0.0] * len(pairs)
-        groups: dict[str, list[int]] = {}
-        for i, (prompt, _) in enumerate(pairs):
-            groups.setdefault(prompt, []).append(i)
-        for prompt, members in groups.items():
+        for prompt, members in group_by_prompt(pairs).items():
             context = self.tokenizer(prompt, add_special_tokens=not self._template)["input_ids"]
             targets = [self.tokenizer(pairs[i][1], add_special_tokens=False)["input_ids"] for i in members]
             if not all(targets):

@@ -12,7 +12,7 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered, first_tokens, group_by_prompt
 from alignment_tax.models.hf import PLAIN_FORMAT, PLAIN_STOP, render_plain
 from alignment_tax.models.specs import ModelSpec
 
@@ -59,6 +59,10 @@ class LlamaCppBackend:
     def _prompt_tokens(self, prompt: str) -> list[int]:
         return self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
 
+    def _text_tokens(self, text: str) -> list[int]:
+        """Tokens of answer text, special-token markup read as plain text."""
+        return self.llm.tokenize(text.encode(), add_bos=False, special=False)
+
     def prompt_length(self, prompt: str) -> int:
         return len(self._prompt_tokens(prompt))
 
@@ -75,15 +79,12 @@ class LlamaCppBackend:
         tokenized apart and joined; each distinct prompt is evaluated once and its KV cache reused by all of
         its continuations (evaluation rolls back to the end of the prompt between them)."""
         out = [0.0] * len(pairs)
-        groups: dict[str, list[int]] = {}
-        for i, (prompt, _) in enumerate(pairs):
-            groups.setdefault(prompt, []).append(i)
-        for prompt, members in groups.items():
+        for prompt, members in group_by_prompt(pairs).items():
             self.llm.reset()
             after_prompt = self._next_logprobs(self._prompt_tokens(prompt))
             end = self.llm.n_tokens
             for i in members:
-                target = self.llm.tokenize(pairs[i][1].encode(), add_bos=False, special=False)
+                target = self._text_tokens(pairs[i][1])
                 if not target:
                     raise ValueError(f"empty continuation after {prompt[-40:]!r}")
                 self.llm.n_tokens = end  # the next eval drops the cache past the prompt
@@ -100,11 +101,9 @@ class LlamaCppBackend:
     ) -> list[dict[str, float]]:
         """Log-probabilities at the first answer position of each rendered prompt, for each distinct first token
         of the ``candidates``, keyed by that token's text (``batch_size`` is accepted and unused)."""
-        first: dict[int, str] = {}
-        for candidate in candidates:
-            ids = self.llm.tokenize(candidate.encode(), add_bos=False, special=False)
-            if ids:
-                first.setdefault(ids[0], self.llm.detokenize([ids[0]]).decode(errors="replace"))
+        first = first_tokens(
+            candidates, self._text_tokens, lambda ids: self.llm.detokenize(ids).decode(errors="replace")
+        )
         out = []
         for prompt in prompts:
             self.llm.reset()
