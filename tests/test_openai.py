@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -78,6 +79,16 @@ class FaultServer:
         if step[0] == "slow":
             time.sleep(step[1])
         text = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
+        if body.get("echo"):  # each word of the prompt scores -(its position), then one generated token
+            words = [(m.start(), m.group()) for m in re.finditer(r"\s*\S+", text)] + [(len(text), " gen")]
+            logprobs = {
+                "tokens": [w for _, w in words],
+                "text_offset": [o for o, _ in words],
+                "token_logprobs": [None] + [-float(i) for i in range(1, len(words))],
+            }
+            choice = {"text": text + " gen", "logprobs": logprobs}
+            handler.send(200, {"choices": [{"index": 0, "finish_reason": "length", **choice}]})
+            return
         message = {"role": "assistant", "content": f"echo: {text}"}
         finish = "content_filter" if step[0] == "filter" or "FILTERME" in text else "stop"
         if step[0] == "refusal":
@@ -171,6 +182,18 @@ def test_concurrency_is_limited(server):
     outputs = backend.generate([request(str(i), chat(str(i))) for i in range(6)])
     assert [o.text for o in outputs] == [f"echo: {i}" for i in range(6)]
     assert server.max_in_flight == 2
+    server.script, server.max_in_flight = [("slow", 0.2)] * 6, 0
+    wide = load_backend(f"openai:{MODEL}@{server.url}?concurrency=8")
+    wide.generate([request(str(i), chat(str(i))) for i in range(6)], rows=3)  # the executor's --batch-size
+    assert server.max_in_flight == 3
+
+
+def test_log_likelihood_sums_only_the_continuations_tokens(server):
+    backend = load_backend(f"openai:{MODEL}@{server.url}?endpoint=completions")
+    # "Q: a" is words 0-1, " b c" words 2-3 (-2, -3); the generated " gen" (-4) is not the continuation's
+    assert backend.loglikelihood([("Q: a", " b c"), ("Q:", " a")]) == [-5.0, -1.0]
+    sent = [r["body"] for r in server.requests if r.get("body", {}).get("echo")]
+    assert {b["max_tokens"] for b in sent} == {1} and sent[0]["prompt"] == "Q: a b c"
 
 
 def test_api_key_is_sent_and_never_shown(server, monkeypatch):
