@@ -19,9 +19,14 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 # The tests also run llama.cpp in process and its OpenAI-compatible server: the llamacpp extra, which
-# compiles llama.cpp from source (about 4 minutes on 2 cores; pip caches the wheel afterwards).
+# compiles llama.cpp from source (about 4 minutes on 2 cores). Never with native flags: on Intel CPUs with
+# AMX they compile llama.cpp's AMX matmul kernels, which crash (docs/backends.md). Explicit AVX2 flags run
+# on every x86-64 CPU of the last decade; --no-cache-dir so a wheel built natively earlier is not reused.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e ".[llamacpp]" "llama-cpp-python[server]==0.3.36"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir \
+		"$$(grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml)"
+	$(PY) -m pip install --quiet -e ".[llamacpp]"
 	touch $(TEST_STAMP)
 
 run: $(STAMP)

@@ -4,10 +4,13 @@ skipped where llama-cpp-python (the llamacpp extra; `make test` installs it) is 
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -64,6 +67,63 @@ def test_log_probabilities_agree_with_transformers_on_the_same_file(llamacpp):
     (first,) = llamacpp.next_token_logprobs([prompt], ["The", "I", "Sorry"])
     assert set(first) == {"The", "I", "Sorry"} and first["The"] > first["Sorry"]
     assert first["The"] == pytest.approx(llamacpp.loglikelihood([(prompt, "The")])[0], abs=1e-6)
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_a_native_crash_fails_the_call_clearly_and_altax_lives_on(gguf):
+    backend = load_backend(f"llamacpp:{gguf}")
+    request = GenerationRequest("a", backend.render(QUESTION).prompt, 4)
+    assert backend.generate([request])[0].n_tokens > 0
+    os.kill(backend.child.pid, signal.SIGSEGV)  # what a crash in llama.cpp's kernels does to its process
+    for _ in range(2):  # the call in flight and every later one
+        with pytest.raises(AltaxError, match=r"llamacpp:.*died \(killed by SIGSEGV\) during generate.*rerun"):
+            backend.generate([request])
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return children
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_altax_run_names_the_backend_that_died_and_says_it_can_resume(gguf, tmp_path):
+    experiment = tmp_path / "gguf.toml"
+    experiment.write_text(
+        f'suite = "core"\nlimit = 10\nreference = "gguf"\n[[configs]]\nname = "gguf"\nmodel = "llamacpp:{gguf}"\n'
+    )
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alignment_tax",
+            "run",
+            "--config",
+            str(experiment),
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (workers := _children(run.pid)) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # loaded and generating
+    for worker in workers:
+        os.kill(worker, signal.SIGSEGV)
+    _, stderr = run.communicate(timeout=120)
+    assert workers and run.returncode == 2, stderr
+    assert f"llamacpp:{gguf}: the model process died (killed by SIGSEGV)" in stderr
+    assert "rerun the same command to resume" in stderr and "Traceback" not in stderr
 
 
 def _free_port() -> int:
