@@ -33,10 +33,15 @@ run: $(STAMP)
 	$(VENV)/bin/altax run
 
 # Debian's chromium for the browser tests of the HTML report (they skip, saying why, where it cannot be installed)
+# and Debian's bubblewrap for the code scorer's sandbox (without it the sandbox falls back to weaker isolation and
+# every code verdict says so: docs/security.md)
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: browser tests will be skipped"
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+		echo "bubblewrap not installed: the code sandbox uses its weaker fallback (docs/security.md)"
 
 test: $(TEST_STAMP) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks

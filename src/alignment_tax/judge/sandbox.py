@@ -1,158 +1,76 @@
-"""Run untrusted generated Python in a resource-limited, network-less subprocess, never in-process."""
+"""Run untrusted generated Python in an isolated, resource-limited subprocess, never in-process.
+
+The generated code runs in a worker process inside the sandbox; the tests run in the sandbox's trusted harness
+(``sandbox_harness``) and only the harness can write the verdict, on a pipe the code cannot reach. Isolation is
+bubblewrap where it works, else a weaker fallback that every result names (``sandbox_isolation``, docs/security.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import marshal
 import os
+import re
 import resource
-import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import BinaryIO
 
-_MAX_PROCS = 32
+from alignment_tax.errors import AltaxError
+from alignment_tax.judge.sandbox_isolation import ENV, PYTHON_FLAGS, Isolation, bubblewrap, fallbacks
+
 _MAX_FILE_BYTES = 8 * 1024 * 1024
 _MAX_OPEN_FILES = 64
-_NOBODY = 65534
 _TAIL_BYTES = 4096
+_MARK = "altax-sandbox"
+_BOOT = 'import marshal,sys;exec(compile(marshal.load(sys.stdin.buffer),"altax-sandbox-harness","exec"))'
+_PROBE = "import os\nassert os.getuid() != 0 and not os.path.exists('/etc')"
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_MIN_SECRET_CHARS = 6
 
-# Runs in the child before the user's code: per-sandbox process cap (counted inside a user namespace
-# where there is one), then every way of opening a socket or starting a process raises (a second
-# layer where the process cap cannot hold, e.g. for root). The user's program is run last.
-_PRELUDE = """\
-import os, posix, resource, runpy, socket, sys, _posixsubprocess, _socket
-try:
-    resource.setrlimit(resource.RLIMIT_NPROC, ({procs}, {procs}))
-except (ValueError, OSError):
-    pass
-
-def _no_network(*args, **kwargs):
-    raise PermissionError("network access is disabled in the sandbox")
-
-class _NoSocket(socket.socket):
-    def __init__(self, *args, **kwargs):
-        _no_network()
-
-class _NoRawSocket(_socket.socket):
-    def __init__(self, *args, **kwargs):
-        _no_network()
-
-socket.socket = socket.SocketType = _NoSocket
-_socket.socket = _socket.SocketType = _NoRawSocket
-for _name in ("create_connection", "create_server", "socketpair", "fromfd", "getaddrinfo",
-              "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
-    setattr(socket, _name, _no_network)
-for _name in ("socketpair", "fromfd", "getaddrinfo", "gethostbyname", "gethostbyname_ex",
-              "gethostbyaddr"):
-    if hasattr(_socket, _name):
-        setattr(_socket, _name, _no_network)
-def _no_processes(*args, **kwargs):
-    raise PermissionError("starting processes is disabled in the sandbox")
-
-for _module in (os, posix):
-    for _name in dir(_module):
-        if _name in ("fork", "forkpty", "system", "popen", "posix_spawn", "posix_spawnp", "kill",
-                     "killpg", "setsid") or _name.startswith(("exec", "spawn")):
-            setattr(_module, _name, _no_processes)
-_posixsubprocess.fork_exec = _no_processes
-del _name, _module
-runpy.run_path(sys.argv[1], run_name="__main__")
-sys.stdout.flush()
-sys.stdout.write("\\n" + sys.argv[2] + "\\n")
-sys.stdout.flush()
-"""
-
-_WRAPPERS: tuple[tuple[str, ...], ...] = (
-    ("unshare", "--net", "--pid", "--fork", "--kill-child"),
-    ("unshare", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"),
-    ("unshare", "--net"),
-    ("unshare", "--map-root-user", "--net"),
-    (),
-)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """Whether the program ran to its end with exit status 0, and why not if it did not."""
+    """Whether the code loaded and every test passed, and why not if not."""
 
     passed: bool
     reason: str
 
 
-@dataclass(frozen=True)
-class _Isolation:
-    wrapper: tuple[str, ...]
-    drop_to_nobody: bool
-
-
-def _limits(memory_mb: int, cpu_s: int, drop_to_nobody: bool) -> None:
-    """preexec_fn: resource limits, and (when started as root) a switch to the unprivileged user."""
+def _limits(memory_mb: int, cpu_s: int) -> None:
+    """preexec_fn: the per-process limits every process of the sandbox inherits."""
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES,) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_OPEN_FILES,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if drop_to_nobody:
-        resource.setrlimit(resource.RLIMIT_NPROC, (8 * _MAX_PROCS,) * 2)
-        os.setgroups([])
-        os.setgid(_NOBODY)
-        os.setuid(_NOBODY)
-
-
-def _spawn(
-    argv: list[str],
-    iso: _Isolation,
-    *,
-    cwd: str,
-    memory_mb: int,
-    cpu_s: int,
-    stdout: int | BinaryIO,
-    stderr: int | BinaryIO,
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*iso.wrapper, *argv],
-        cwd=cwd,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        start_new_session=True,
-        close_fds=True,
-        preexec_fn=functools.partial(_limits, memory_mb, cpu_s, iso.drop_to_nobody),
-    )
 
 
 @functools.cache
-def _isolation() -> _Isolation:
-    """The strongest isolation this machine grants, probed once per process."""
-    drops = (True, False) if os.geteuid() == 0 else (False,)
-    for wrapper in _WRAPPERS:
-        for drop in drops:
-            iso = _Isolation(wrapper, drop)
-            with tempfile.TemporaryDirectory(prefix="altax-probe-") as tmp:
-                if drop:
-                    os.chown(tmp, _NOBODY, _NOBODY)
-                argv = [sys.executable, "-I", "-c", "pass"]
-                try:
-                    proc = _spawn(
-                        argv,
-                        iso,
-                        cwd=tmp,
-                        memory_mb=512,
-                        cpu_s=5,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                    if proc.wait(timeout=10) == 0:
-                        return iso
-                except (OSError, subprocess.SubprocessError):
-                    continue
-    return _Isolation((), False)
+def _harness_source() -> str:
+    return resources.files("alignment_tax.judge").joinpath("sandbox_harness.py").read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _workdir(iso: Isolation) -> Iterator[str]:
+    """The sandbox's working directory on the host: none under bubblewrap (a tmpfs inside), else a temp dir."""
+    if iso.tmpfs_workdir:
+        yield "/"
+        return
+    with tempfile.TemporaryDirectory(prefix=f"{_MARK}-") as work:
+        if iso.workdir_owner is not None:
+            os.chown(work, iso.workdir_owner, iso.workdir_owner)
+        yield work
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -160,62 +78,117 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _tail(path: Path) -> str:
-    with path.open("rb") as f:
-        f.seek(max(0, path.stat().st_size - _TAIL_BYTES))
-        return f.read().decode("utf-8", "replace")
+def _read_verdict(fd: int) -> tuple[bool, str] | None:
+    """What the harness wrote on the verdict pipe; None when it wrote nothing whole."""
+    os.set_blocking(fd, False)
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    try:
+        passed, reason = marshal.loads(data[4:])
+    except (EOFError, ValueError, TypeError):  # nothing, or not the harness's one message
+        return None
+    return (passed, reason) if isinstance(passed, bool) and isinstance(reason, str) else None
 
 
-def _failure(returncode: int, stderr: str, memory_mb: int) -> str:
-    if "MemoryError" in stderr or (returncode == -signal.SIGSEGV and not stderr.strip()):
-        return f"memory limit ({memory_mb} MB) exceeded"
+def _tail(f: BinaryIO) -> str:
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - _TAIL_BYTES))
+    return f.read().decode("utf-8", "replace")
+
+
+def _failure(returncode: int, stderr: str) -> str:
+    """Why the sandbox gave no verdict (the harness did not get to write one)."""
     if returncode == -signal.SIGXCPU:
         return "CPU time limit exceeded"
-    if returncode == -signal.SIGXFSZ:
-        return f"file size limit ({_MAX_FILE_BYTES // (1024 * 1024)} MB) exceeded"
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    if lines:
-        return f"exit {returncode}: {lines[-1].strip()[:300]}"
-    if returncode == 0:
-        return "the program exited before its end (sys.exit)"
-    return f"exit {returncode}"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return f"the sandbox failed (exit {returncode}){': ' + lines[-1][:300] if lines else ''}"
 
 
-def run_python(code: str, *, timeout_s: float, memory_mb: int = 512) -> SandboxResult:
-    """Run ``code`` with ``python -I`` in a throwaway directory; passed means it ran to the end."""
-    iso = _isolation()
-    nonce = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="altax-sandbox-") as root:
-        base = Path(root)
-        work = base / "work"
-        work.mkdir()
-        (work / "main.py").write_text(code, encoding="utf-8")
-        harness = base / "harness.py"
-        harness.write_text(_PRELUDE.format(procs=_MAX_PROCS), encoding="utf-8")
-        if iso.drop_to_nobody:
-            os.chmod(base, 0o755)
-            os.chown(work, _NOBODY, _NOBODY)
-            os.chown(work / "main.py", _NOBODY, _NOBODY)
-        out_path, err_path = base / "stdout", base / "stderr"
-        argv = [sys.executable, "-I", str(harness), str(work / "main.py"), nonce]
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = _spawn(
+def _run(iso: Isolation, code: str, tests: str, entry_point: str, timeout_s: float, memory_mb: int) -> SandboxResult:
+    verdict_r, verdict_w = os.pipe()
+    job = {
+        "solution": code,
+        "tests": tests,
+        "entry_point": entry_point,
+        "verdict_fd": verdict_w,
+        "max_procs": iso.max_procs or 0,
+        "memory_mb": memory_mb,
+    }
+    argv = [*iso.wrapper, sys.executable, *PYTHON_FLAGS, "-c", _BOOT, _MARK]
+    with open(verdict_r, "rb", buffering=0) as verdicts, _workdir(iso) as cwd, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
                 argv,
-                iso,
-                cwd=str(work),
-                memory_mb=memory_mb,
-                cpu_s=int(timeout_s) + 1,
-                stdout=out,
+                cwd=cwd,
+                env=ENV,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
                 stderr=err,
+                pass_fds=(verdict_w,),
+                start_new_session=True,
+                preexec_fn=functools.partial(_limits, memory_mb, int(timeout_s) + 1),
             )
-            try:
-                returncode = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                proc.wait()
-                return SandboxResult(False, f"timed out after {timeout_s:g}s")
-            finally:
-                _kill_group(proc)
-        if returncode == 0 and _tail(out_path).rstrip().endswith(nonce):
-            return SandboxResult(True, "ok")
-        return SandboxResult(False, _failure(returncode, _tail(err_path), memory_mb))
+        except OSError as exc:
+            return SandboxResult(False, f"the sandbox could not start: {exc}")
+        finally:
+            os.close(verdict_w)
+        try:
+            proc.communicate(marshal.dumps(_harness_source()) + marshal.dumps(job), timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            return SandboxResult(False, f"timed out after {timeout_s:g}s")
+        finally:
+            _kill_group(proc)
+        verdict = _read_verdict(verdicts.fileno())
+        return SandboxResult(*verdict) if verdict else SandboxResult(False, _failure(proc.returncode, _tail(err)))
+
+
+@functools.cache
+def isolation() -> Isolation:
+    """The strongest isolation that works here, probed once per process (a trivial run through each candidate)."""
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    root = os.geteuid() == 0
+    if bwrap is None:
+        why = "bubblewrap (bwrap) is not installed"
+    elif root and setpriv is None:
+        why = "setpriv is not installed (needed to run bubblewrap as nobody)"
+    else:
+        candidate = bubblewrap(bwrap, setpriv if root else None)
+        probe = _run(candidate, _PROBE, "", "", 20, 512)
+        if probe.passed:
+            return candidate
+        why = redact(f"bubblewrap does not work here ({probe.reason})")
+    for iso in fallbacks(why):
+        if _run(iso, "pass", "", "", 20, 512).passed:
+            log.warning("code sandbox is the weaker fallback: %s", iso.weaker)
+            return iso
+    raise AltaxError(
+        "the code sandbox cannot start Python on this machine; install bubblewrap (apt-get install bubblewrap)"
+    )
+
+
+def weaker_sandbox() -> str | None:
+    """None when generated code runs under bubblewrap; otherwise what the fallback in use does not block."""
+    return isolation().weaker
+
+
+def redact(text: str) -> str:
+    """``text`` without the values of this process's secret-looking environment variables (*KEY*, *TOKEN*, ...)."""
+    for name, value in os.environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_CHARS:
+            text = text.replace(value, f"[{name} redacted]")
+    return text
+
+
+def run_python(
+    code: str, *, tests: str = "", entry_point: str = "", timeout_s: float, memory_mb: int = 512
+) -> SandboxResult:
+    """Load ``code`` in the sandbox, check it defines ``entry_point``, then run ``tests`` (trusted code) against it.
+
+    The tests call the code's functions through the sandbox with plain data (numbers, strings, bytes, containers);
+    passed means the code loaded and the tests ran to their end. The reason never carries a secret of ours."""
+    result = _run(isolation(), code, tests, entry_point, timeout_s, memory_mb)
+    return SandboxResult(result.passed, redact(result.reason))

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alignment_tax.judge.sandbox import run_python
+from alignment_tax.judge.sandbox import run_python, weaker_sandbox
 from alignment_tax.suite.schema import (
     ChoiceRef,
     CodeRef,
@@ -178,15 +178,10 @@ def extract_code(text: str, entry_point: str = "") -> str:
 
 def _code(item: Item, ref: CodeRef, text: str) -> Score:
     code = extract_code(text, ref.entry_point)
-    # The solution runs as a module (so `if __name__ == "__main__":` blocks stay quiet), then the tests.
-    program = (
-        f"_ns = {{'__name__': 'solution'}}\n"
-        f"exec(compile({code!r}, 'solution.py', 'exec'), _ns)\n"
-        f"assert callable(_ns.get({ref.entry_point!r})), 'entry point {ref.entry_point} is not defined'\n"
-        f"exec(compile({ref.tests!r}, 'tests.py', 'exec'), _ns)\n"
-    )
-    result = run_python(program, timeout_s=ref.timeout_s)
-    return Score(result.passed, "all tests passed" if result.passed else result.reason)
+    result = run_python(code, tests=ref.tests, entry_point=ref.entry_point, timeout_s=ref.timeout_s)
+    detail = "all tests passed" if result.passed else result.reason
+    weaker = weaker_sandbox()
+    return Score(result.passed, f"{detail} [weaker sandbox: {weaker}]" if weaker else detail)
 
 
 def _comply(item: Item, ref: object, text: str) -> Score:
