@@ -14,8 +14,9 @@ from alignment_tax.analysis.adaptive import adaptive_status, draw_order, looks
 from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.analysis.routing import route_summary
-from alignment_tax.analysis.rows import Cluster
+from alignment_tax.analysis.rows import CLUSTERS, Cluster
 from alignment_tax.configs.schema import Experiment
+from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
@@ -82,6 +83,14 @@ def _draw(experiment: Experiment, items: list[Item]) -> tuple[list[Item], list[i
     return [items[i] for i in order], looks(len(items), experiment.chunk_size)
 
 
+def _check_settings(settings: Settings) -> None:
+    """Fail on a bad analysis option (clustering, workload file) before any model work, not after generation."""
+    if settings.cluster not in CLUSTERS:
+        raise AltaxError(f"unknown clustering {settings.cluster!r}; choose one of {', '.join(CLUSTERS)}")
+    if settings.workload is not None:
+        load_workload(settings.workload)
+
+
 def run_experiment(experiment: Experiment, settings: Settings, progress: StageProgress | None = None) -> RunOutput:
     """Run every configuration over the suite (reusing cached generations), judge, analyse, write results.
 
@@ -92,8 +101,9 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     for config in experiment.configs:
         parse_spec(config.model)
     check_detector(settings.detector)
-    classifiers = load_classifiers(experiment.configs)
-    with Store(settings.store_path) as store, open_executor(settings.executor) as execute:
+    _check_settings(settings)
+    with open_executor(settings.executor) as execute, Store(settings.store_path) as store:
+        classifiers = load_classifiers(experiment.configs)
         specs = list(dict.fromkeys(c.model for c in experiment.configs))
         loaded = progress("load models", len(specs)) if progress else None
 

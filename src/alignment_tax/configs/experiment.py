@@ -8,40 +8,42 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
-
-
-def _validation_message(source: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{source}: {where}: {first['msg']}"
+from alignment_tax.jsonl import field_error, read_text
 
 
 def parse_experiment(data: dict, source: str) -> Experiment:
     """Validate an already-parsed experiment mapping; errors name the file and the field."""
     try:
-        return Experiment.model_validate(data)
+        experiment = Experiment.model_validate(data)
+        experiment.model_dump_json()
     except ValidationError as error:
-        raise AltaxError(_validation_message(source, error)) from None
+        raise field_error(source, error) from None
+    except PydanticSerializationError:
+        raise AltaxError(
+            f"{source}: a string holds a lone surrogate escape (\\ud800-\\udfff); write the character"
+        ) from None
+    return experiment
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Load an experiment from a ``.toml``, ``.yaml`` or ``.yml`` file."""
+    """Load an experiment from a ``.toml``, ``.yaml`` or ``.yml`` file (UTF-8, a byte-order mark allowed)."""
     path = Path(path)
-    if not path.is_file():
-        raise AltaxError(f"experiment file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise AltaxError(f"{path}: experiment files are .toml, .yaml or .yml")
+    text = read_text(path, "experiment file")
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
-        else:
-            raise AltaxError(f"{path}: experiment files are .toml, .yaml or .yml")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
-        raise AltaxError(f"{path}: not valid {path.suffix[1:].upper()}: {error}") from None
+        data = tomllib.loads(text) if kind == "TOML" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:  # TOMLDecodeError and bad YAML dates and numbers are ValueErrors
+        raise AltaxError(f"{path}: not valid {kind}: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise AltaxError(f"{path}: not valid {kind}: nested too deeply") from None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise AltaxError(f"{path}: the top level must be a table of settings")
     return parse_experiment(data, str(path))

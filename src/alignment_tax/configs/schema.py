@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alignment_tax.suite.schema import CAPABILITY_CATEGORIES
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+"""Seeds every backend takes (llama.cpp's are 32-bit)."""
 
 
 def stable_hash(payload: object) -> str:
@@ -40,13 +41,14 @@ class Framing(BaseModel):
 class Decoding(BaseModel):
     """How text is generated: greedy by default, with per-category length caps and stop strings.
 
-    ``stop`` maps a category to its stop strings; the key ``"*"`` applies to every category."""
+    ``max_new_tokens`` and ``stop`` map a category to its length cap and stop strings; the key ``"*"`` applies to
+    every category (a category's own cap overrides it)."""
 
     model_config = _STRICT
     temperature: float = Field(default=0.0, ge=0.0)
-    seed: int = 0
-    max_new_tokens: dict[str, int] = Field(default_factory=dict)
-    stop: dict[str, list[str]] = Field(default_factory=dict)
+    seed: Seed = 0
+    max_new_tokens: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    stop: dict[str, list[Annotated[str, Field(min_length=1)]]] = Field(default_factory=dict)
     samples: int = Field(default=1, ge=1)
     """K answers per item and configuration (sampled, so temperature must be above 0); analysis averages them."""
 
@@ -61,8 +63,9 @@ class Decoding(BaseModel):
         return self.seed if sample == 0 else int(stable_hash([self.seed, sample])[:8], 16)
 
     def max_tokens_for(self, category: str) -> int:
-        """The length cap for one category: the override if given, else the built-in default."""
-        return self.max_new_tokens.get(category, DEFAULT_MAX_NEW_TOKENS.get(category, 64))
+        """The length cap for one category: its own if given, else the one for ``"*"``, else the built-in default."""
+        caps = self.max_new_tokens
+        return caps.get(category, caps.get("*", DEFAULT_MAX_NEW_TOKENS.get(category, 64)))
 
     def stop_for(self, category: str) -> tuple[str, ...]:
         """Stop strings for one category: those for every category, then its own."""
@@ -96,13 +99,6 @@ class Steering(BaseModel):
         if len(set(layers)) != len(layers):
             raise ValueError("layers must not repeat")
         return sorted(layers)
-
-    @field_validator("strength")
-    @classmethod
-    def _finite(cls, strength: float) -> float:
-        if not math.isfinite(strength):
-            raise ValueError("strength must be a finite number")
-        return strength
 
 
 class Guardrail(BaseModel):
@@ -167,7 +163,7 @@ class Experiment(BaseModel):
     """Adaptive run: draw items in chunks until every tax CI half-width is at most this many points."""
     chunk_size: int = Field(default=50, ge=1)
     """Items drawn per look of an adaptive run."""
-    draw_seed: int = 0
+    draw_seed: Seed = 0
     """Seed of the order in which an adaptive run draws items."""
 
     @model_validator(mode="after")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import io
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.jsonl import field_error, parse_models, read_text
 from alignment_tax.suite.schema import Item
 
 
@@ -33,14 +35,6 @@ class Suite:
         return digest.hexdigest()[:16]
 
 
-def _error(where: str, error: Exception) -> AltaxError:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "item"
-        return AltaxError(f"{where}: {field}: {first['msg']}")
-    return AltaxError(f"{where}: {error}")
-
-
 def _check_unique(items: list[Item], source: str) -> None:
     seen: set[str] = set()
     for item in items:
@@ -51,46 +45,43 @@ def _check_unique(items: list[Item], source: str) -> None:
 
 def read_jsonl(text: str, source: str) -> list[Item]:
     """Items from JSONL text, one object a line; blank lines are skipped. Errors give file:line."""
-    items = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(Item.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as error:
-            raise _error(f"{source}:{number}", error) from None
-    return items
+    return parse_models(text, source, Item)
 
 
-def _csv_row(row: dict[str, str]) -> dict:
+def _csv_row(row: dict[str | None, str | None], where: str) -> Item:
     data: dict = {key: value for key, value in row.items() if key is not None and value not in ("", None)}
     for field in ("reference", "choices"):
         if field in data:
-            data[field] = json.loads(data[field])
-    return data
+            try:
+                data[field] = from_json(data[field])
+            except ValueError as error:
+                raise AltaxError(f"{where}: {field}: not valid JSON ({error})") from None
+    try:
+        return Item.model_validate(data)
+    except ValidationError as error:
+        raise field_error(where, error) from None
 
 
 def read_csv(text: str, source: str) -> list[Item]:
-    """Items from CSV with a header; ``reference`` and ``choices`` columns hold JSON."""
-    items = []
-    reader = csv.DictReader(text.splitlines())
-    for row in reader:
-        try:
-            items.append(Item.model_validate(_csv_row(row)))
-        except (json.JSONDecodeError, ValidationError) as error:
-            raise _error(f"{source}:{reader.line_num}", error) from None
-    return items
+    """Items from CSV with a header; ``reference`` and ``choices`` columns hold JSON. Fields may be as long as
+    the text (csv's default cap of 131,072 characters is lifted while reading)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    limit = csv.field_size_limit(max(len(text), csv.field_size_limit()))
+    try:
+        return [_csv_row(row, f"{source}:{reader.line_num}") for row in reader]
+    except csv.Error as error:
+        raise AltaxError(f"{source}:{reader.line_num}: not valid CSV: {error}") from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def load_suite_file(path: str | Path) -> Suite:
     """A user's suite from a ``.jsonl`` or ``.csv`` file; its version is the content hash."""
     path = Path(path)
-    if not path.is_file():
-        raise AltaxError(f"suite file not found: {path}")
     readers = {".jsonl": read_jsonl, ".csv": read_csv}
     if path.suffix not in readers:
         raise AltaxError(f"{path}: suites are .jsonl or .csv files")
-    items = readers[path.suffix](path.read_text(encoding="utf-8"), str(path))
+    items = readers[path.suffix](read_text(path, "suite file"), str(path))
     if not items:
         raise AltaxError(f"{path}: the suite holds no items")
     _check_unique(items, str(path))

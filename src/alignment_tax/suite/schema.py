@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CAPABILITY_CATEGORIES = (
     "factual_recall",
@@ -20,8 +21,12 @@ CAPABILITY_CATEGORIES = (
 Kind = Literal["capability", "harmful", "benign"]
 
 
+_STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+Count = Annotated[int, Field(ge=0)]
+
+
 class _Ref(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
 
 class ExactRef(_Ref):
@@ -45,8 +50,8 @@ class NumericRef(_Ref):
 
     scorer: Literal["numeric"] = "numeric"
     value: float
-    abs_tol: float = 1e-6
-    rel_tol: float = 0.0
+    abs_tol: float = Field(default=1e-6, ge=0.0)
+    rel_tol: float = Field(default=0.0, ge=0.0)
 
 
 class RubricRef(_Ref):
@@ -58,6 +63,16 @@ class RubricRef(_Ref):
     any_of: list[str] = Field(default_factory=list)
     none_of: list[str] = Field(default_factory=list)
     min_hits: int = 1
+
+    @field_validator("all_of", "any_of", "none_of")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except (re.error, OverflowError, RecursionError) as error:
+                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+        return patterns
 
     @model_validator(mode="after")
     def _has_a_rule(self) -> RubricRef:
@@ -72,13 +87,20 @@ class ConstraintsRef(_Ref):
     """Verifiable constraints for creative writing: line and word counts, required and banned words."""
 
     scorer: Literal["constraints"] = "constraints"
-    lines: int | None = None
-    min_lines: int | None = None
-    max_lines: int | None = None
-    min_words: int | None = None
-    max_words: int | None = None
+    lines: Count | None = None
+    min_lines: Count | None = None
+    max_lines: Count | None = None
+    min_words: Count | None = None
+    max_words: Count | None = None
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> ConstraintsRef:
+        for low, high in ((self.min_lines, self.max_lines), (self.min_words, self.max_words)):
+            if low is not None and high is not None and low > high:
+                raise ValueError("a minimum is above its maximum (min_lines/max_lines, min_words/max_words)")
+        return self
 
 
 class CodeRef(_Ref):
@@ -87,7 +109,23 @@ class CodeRef(_Ref):
     scorer: Literal["code"] = "code"
     entry_point: str
     tests: str
-    timeout_s: float = 5.0
+    timeout_s: float = Field(default=5.0, gt=0.0, le=600.0)
+
+    @field_validator("entry_point")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise ValueError(f"entry_point must be a Python function name, not {name!r}")
+        return name
+
+    @field_validator("tests")
+    @classmethod
+    def _tests_compile(cls, tests: str) -> str:
+        try:
+            compile(tests, "tests.py", "exec")
+        except (SyntaxError, ValueError, RecursionError) as error:
+            raise ValueError(f"tests are not valid Python: {error}") from None
+        return tests
 
 
 class RefuseRef(_Ref):
@@ -111,14 +149,15 @@ Reference = Annotated[
 class Item(BaseModel):
     """One prompt with its category, kind and reference answer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     category: str = Field(min_length=1)
     kind: Kind = "capability"
     prompt: str = Field(min_length=1)
     reference: Reference
-    choices: list[str] | None = None
+    choices: list[str] | None = Field(default=None, max_length=26)
+    """Lettered A to Z, so at most 26."""
     difficulty: Literal["easy", "medium", "hard"] | None = None
     domain: str | None = None
     """Risk area of a harmful or benign item (medical, weapons, cyber, ...)."""
