@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.altax-installed
 TEST_STAMP := $(VENV)/.altax-test-installed
 
-.PHONY: setup system-deps run test bench bench-harness
+.PHONY: setup system-deps sandbox-deps browser-deps run test bench bench-harness
 
 $(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -29,19 +29,24 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[llamacpp]"
 	touch $(TEST_STAMP)
 
-run: $(STAMP)
+run: $(STAMP) sandbox-deps
 	$(VENV)/bin/altax run
 
-# Debian's chromium for the browser tests of the HTML report (they skip, saying why, where it cannot be installed)
-# and Debian's bubblewrap for the code scorer's sandbox (without it the sandbox falls back to weaker isolation and
-# every code verdict says so: docs/security.md)
-system-deps:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium not installed: browser tests will be skipped"
-	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+# Debian packages, installed where we are root with apt; elsewhere the target says what is missing.
+APT_INSTALL = [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
+# bubblewrap isolates generated code in the code scorer (docs/security.md)
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { $(APT_INSTALL) bubblewrap >/dev/null; } || \
 		echo "bubblewrap not installed: the code sandbox uses its weaker fallback (docs/security.md)"
+
+# chromium for the browser tests of the HTML report (they skip, saying why, where it cannot be installed)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { $(APT_INSTALL) chromium >/dev/null; } || \
+		echo "chromium not installed: browser tests will be skipped"
+
+system-deps: sandbox-deps browser-deps
 
 test: $(TEST_STAMP) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
