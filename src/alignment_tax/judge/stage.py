@@ -8,7 +8,9 @@ from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.outcome import judge_many
 from alignment_tax.store import Store
 
-SCORERS_VERSION = "scorers-v1"
+SCORERS_VERSION = "scorers-v2"
+"""Part of every stored judgment's name: a new version re-judges stored runs (v2: the code scorer's verdict
+comes from a harness the generated code cannot reach, with a fixed hash seed)."""
 
 
 def judge_name(detector: str) -> str:
