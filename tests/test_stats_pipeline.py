@@ -94,6 +94,17 @@ def test_workload_files(tmp_path):
         load_workload(js)
     with pytest.raises(AltaxError, match="not found"):
         load_workload(tmp_path / "missing.json")
+    toml.write_bytes(b"\xef\xbb\xbfmath = 1\n")  # a byte-order mark is fine
+    assert load_workload(toml).weights(["math"]) == {"math": 1.0}
+    js.write_text("[" * 100_000)
+    with pytest.raises(AltaxError, match="nested too deeply|not valid JSON"):
+        load_workload(js)
+    toml.write_text("a = " + "[" * 100_000)
+    with pytest.raises(AltaxError, match="nested too deeply|not valid TOML"):
+        load_workload(toml)
+    js.write_bytes(b'{"math": "\xff"}')
+    with pytest.raises(AltaxError, match="not UTF-8"):
+        load_workload(js)
 
 
 def test_draw_order_is_seeded_and_spreads_categories():

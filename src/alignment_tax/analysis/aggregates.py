@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignment_tax.analysis.inference import CONFIDENCE, FULL_RANGE, Interval, clip_interval, clustered_se, t_half_width
 from alignment_tax.errors import AltaxError
+from alignment_tax.jsonl import read_text
 
 
 class Workload(BaseModel):
@@ -35,13 +36,14 @@ class Workload(BaseModel):
 def load_workload(path: str | Path) -> Workload:
     """Read a workload file: a TOML or JSON mapping of category -> share."""
     path = Path(path)
-    if not path.is_file():
-        raise AltaxError(f"workload file not found: {path}")
+    text = read_text(path, "workload file")
+    kind = "TOML" if path.suffix == ".toml" else "JSON"
     try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise AltaxError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {error}") from None
+        data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
+    except ValueError as error:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise AltaxError(f"{path}: not valid {kind}: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise AltaxError(f"{path}: not valid {kind}: nested too deeply") from None
     if not isinstance(data, dict):
         raise AltaxError(f'{path}: write a mapping of category -> share, e.g. {{"math": 0.3, "code": 0.7}}')
     try:
