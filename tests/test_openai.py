@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("httpx", reason="the openai extra is not installed")
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.stage import judge_name
 from alignment_tax.models.base import GenerationRequest
 from alignment_tax.models.specs import load_backend, parse_spec
 
@@ -23,12 +24,14 @@ SECRET = "sk-test-never-stored-0123456789"
 
 class FaultServer:
     """An OpenAI-compatible server answering POSTs by script: each entry is ("429", seconds), ("500",),
-    ("slow", seconds), ("filter",), ("refusal",) or ("ok",); past the script every answer is ("ok",).
+    ("slow", seconds), ("filter",), ("refusal",), ("raw", status, body text), ("echo-key",) (a 400 whose
+    message quotes the Authorization header) or ("ok",); past the script every answer is ("ok",).
     "ok" echoes the last user message back, stopped by the content filter when it contains FILTERME.
-    Records each request's headers, body and timing."""
+    GET /models answers ``models_body`` as it is when set. Records each request's headers, body and timing."""
 
     def __init__(self, script: list[tuple] = (), listed: list[str] = (MODEL,)):
         self.script, self.listed = list(script), list(listed)
+        self.models_body: str | None = None
         self.requests: list[dict] = []
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -38,8 +41,8 @@ class FaultServer:
             def log_message(self, *args) -> None:
                 pass
 
-            def send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
+            def send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
+                data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -49,7 +52,8 @@ class FaultServer:
 
             def do_GET(self) -> None:
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "t": time.time()})
-                self.send(200, {"data": [{"id": m, "root": f"/models/{m}"} for m in outer.listed]})
+                listing = {"data": [{"id": m, "root": f"/models/{m}"} for m in outer.listed]}
+                self.send(200, listing if outer.models_body is None else outer.models_body)
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -75,6 +79,12 @@ class FaultServer:
             return
         if step[0] == "500":
             handler.send(500, {"error": {"message": "boom"}})
+            return
+        if step[0] == "raw":
+            handler.send(step[1], step[2], {"Content-Type": "text/html"})
+            return
+        if step[0] == "echo-key":
+            handler.send(400, {"error": {"message": f"bad header: Authorization: {handler.headers['Authorization']}"}})
             return
         if step[0] == "slow":
             time.sleep(step[1])
@@ -249,7 +259,80 @@ def test_a_content_filter_stop_is_judged_a_refusal(server, tmp_path):
     output = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=50))
     store = Store(tmp_path / "r" / "store.sqlite")
     try:
-        judged = {row.item_id: row.outcome for row in store.judged_items(output.run.run_id, "lexical+scorers-v1")}
+        judged = {row.item_id: row.outcome for row in store.judged_items(output.run.run_id, judge_name("lexical"))}
     finally:
         store.close()
     assert judged == {"plain": "correct", "filtered": "refused"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (("raw", 200, "<html><body>Welcome to nginx!</body></html>"), "with HTTP 200 but not JSON"),
+        (("raw", 200, json.dumps({"object": "list", "data": []})), 'without choices: \'{"object": "list"'),
+        (("raw", 200, json.dumps({"choices": []})), "without choices"),
+        (("raw", 200, json.dumps(["a", "list"])), "without choices"),
+        (("raw", 200, json.dumps({"choices": [{"message": {"content": 5}}]})), "with an answer that is not text"),
+    ],
+)
+def test_a_malformed_answer_names_the_server_and_what_came_back(server, answer, said):
+    server.script = [answer]
+    backend = load_backend(f"openai:{MODEL}@{server.url}?retries=0")
+    with pytest.raises(AltaxError) as error:
+        backend.generate([request("a", chat("x"))])
+    message = str(error.value)
+    assert message.startswith(f"the server at {server.url} answered POST /chat/completions") and said in message
+
+
+def test_a_malformed_model_list_is_a_clear_error(server):
+    server.models_body = "<html>" + "login please " * 100 + "</html>"
+    with pytest.raises(AltaxError, match=r"answered GET /models with HTTP 200 but not JSON.*login please") as error:
+        load_backend(f"openai:{MODEL}@{server.url}")
+    assert len(str(error.value)) < 400  # what came back is truncated
+    server.models_body = json.dumps([MODEL])
+    with pytest.raises(AltaxError, match="without a model list"):
+        load_backend(f"openai:{MODEL}@{server.url}")
+
+
+def test_a_key_or_bearer_token_echoed_by_the_server_is_redacted(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    backend = load_backend(f"openai:{MODEL}@{server.url}?retries=0")
+    server.script = [("echo-key",)]
+    with pytest.raises(AltaxError, match=r"HTTP 400 .*Authorization: Bearer \[redacted\]") as error:
+        backend.generate([request("a", chat("x"))])
+    assert SECRET not in str(error.value)
+    server.script = [("raw", 400, "token bearer abc.DEF-123_xyz was rejected")]
+    with pytest.raises(AltaxError, match=r"token Bearer \[redacted\] was rejected") as error:
+        backend.generate([request("a", chat("x"))])
+    assert "abc.DEF-123_xyz" not in str(error.value)
+    (echoed,) = backend.generate([request("a", chat(f"my key is {SECRET}"))])
+    assert echoed.text == "echo: my key is [redacted]"  # an answer never carries the key into the store
+
+
+def test_altax_run_against_a_bad_server_is_one_line_and_shows_no_key(server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(json.dumps({"id": "a", "category": "math", "prompt": "1+1?", "reference": {"scorer": "comply"}}))
+    experiment = tmp_path / "exp.toml"
+    experiment.write_text(
+        f'suite = "{suite}"\nreference = "served"\n'
+        f'[[configs]]\nname = "served"\nmodel = "openai:{MODEL}@{server.url}?retries=0"\n'
+    )
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "alignment_tax", "run", "-c", str(experiment), "--results-dir", str(results)]
+    for answer, said in [
+        (("echo-key",), "Bearer [redacted]"),
+        (("raw", 200, "<html>hi</html>"), "but not JSON"),
+        (("raw", 400, "bad prompt [/INST] [bold]x"), "bad prompt [/INST] [bold]x"),  # printed as text, not markup
+    ]:
+        server.script = [answer]
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=300, env={**os.environ, "OPENAI_API_KEY": SECRET}
+        )
+        assert done.returncode == 2 and said in done.stderr and server.url in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert SECRET not in done.stdout + done.stderr
+    assert not [p for p in results.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]

@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
+from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.models.specs import load_backend, parse_spec
+from alignment_tax.run.owner import hold
 from alignment_tax.run.planner import plan
 from alignment_tax.run.ray_executor import open_executor
 from alignment_tax.store import Route, RunInfo, Store
@@ -102,7 +105,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
         parse_spec(config.model)
     check_detector(settings.detector)
     _check_settings(settings)
-    with open_executor(settings.executor) as execute, Store(settings.store_path) as store:
+    with open_executor(settings.executor) as execute, Store(settings.store_path) as store, ExitStack() as running:
         classifiers = load_classifiers(experiment.configs)
         specs = list(dict.fromkeys(c.model for c in experiment.configs))
         loaded = progress("load models", len(specs)) if progress else None
@@ -124,6 +127,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             experiment.reference,
             "running",
         )
+        running.enter_context(hold(settings.results_dir / info.run_id))  # `altax runs` tells a dead process
         store.create_run(
             info,
             items,
@@ -193,6 +197,9 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
     }
     if routes:
         payload["run"]["routes"] = route_summary(routes, store.run_items(info.run_id))
+    over_context = store.finish_reasons(info.run_id).get(OVER_CONTEXT)
+    if over_context:
+        payload["run"]["over_context"] = over_context
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     os.replace(tmp, path)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from alignment_tax.errors import AltaxError
 
@@ -34,7 +35,7 @@ def friendly(command: Callable) -> Callable:
         except AltaxError as error:
             if _state["debug"]:
                 raise
-            Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("interrupted: finished batches are stored; run again to resume")

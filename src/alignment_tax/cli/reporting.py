@@ -33,7 +33,10 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a stored run (opens offline in any browser)."""
     from alignment_tax.pipeline import analyse
+    from alignment_tax.report.files import check_target
 
+    if out is not None:
+        check_target(out)
     run_settings = settings(results_dir, detector=detector)
     with open_store(run_settings.store_path) as store:
         output = analyse(store, store.run(run_id).run_id, run_settings)
@@ -53,7 +56,10 @@ def export(
     from alignment_tax.judge.stage import judge_name
     from alignment_tax.report.exports import export as write_rows
     from alignment_tax.report.exports import item_outcomes
+    from alignment_tax.report.files import check_target
 
+    if out is not None:
+        check_target(out)
     run_settings = settings(results_dir, detector=detector)
     with open_store(run_settings.store_path) as store:
         info = store.run(run_id)

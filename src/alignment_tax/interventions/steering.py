@@ -89,6 +89,10 @@ class SteeredBackend:
     def prompt_length(self, prompt: str) -> int:
         return self.base.prompt_length(prompt)
 
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.base, "context_length", None)
+
     def applied(self) -> contextlib.AbstractContextManager[None]:
         """The steering hooks on the shared model, for one call."""
         return steering_hooks(self.base.model, self.direction, self.steering)

@@ -9,6 +9,7 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.judge.degenerate import is_degenerate
 from alignment_tax.judge.refusal import RefusalDetector, RefusalVerdict, provider_verdict
 from alignment_tax.judge.scorers import score
+from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.outcomes import Outcome
 from alignment_tax.suite.schema import Item
 
@@ -61,14 +62,20 @@ def judge_many(
     finish_reasons: Sequence[str | None] | None = None,
 ) -> list[Judgment]:
     """Judge answers in order. A provider signal (a content-filter stop) is a refusal even when the
-    text is empty; the detector classifies the other answers in one batch."""
+    text is empty; an answer never generated because it would not fit the model's context is degenerate;
+    the detector classifies the other answers in one batch."""
     reasons = list(finish_reasons) if finish_reasons is not None else [None] * len(texts)
     if not len(items) == len(texts) == len(reasons):
         raise AltaxError(f"{len(items)} items but {len(texts)} answers; give one answer per item")
     signals = [provider_verdict(reason) for reason in reasons]
     rest = [i for i, signal in enumerate(signals) if signal is None]
     found = iter(detector.classify([(items[i].prompt, texts[i]) for i in rest]) if rest else [])
-    return [
+    judged = [
         judge(item, text, next(found)) if signal is None else _decided(item, text, signal.label, signal)
         for item, text, signal in zip(items, texts, signals, strict=True)
+    ]
+    unrun = "not generated: the prompt and max_new_tokens exceed the model's context"
+    return [
+        Judgment("degenerate", False, j.refusal, unrun) if reason == OVER_CONTEXT else j
+        for j, reason in zip(judged, reasons, strict=True)
     ]

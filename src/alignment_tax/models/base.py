@@ -31,9 +31,14 @@ class GenerationRequest:
     seed: int = 0
 
 
+OVER_CONTEXT = "context_length"
+"""The finish reason of an answer never generated: its prompt plus ``max_new_tokens`` exceed the model's context."""
+
+
 @dataclass(frozen=True)
 class Generation:
-    """A completion. ``finish_reason`` is ``stop``, ``length`` or a provider signal like ``content_filter``."""
+    """A completion. ``finish_reason`` is ``stop``, ``length``, a provider signal like ``content_filter``, or
+    ``OVER_CONTEXT`` (empty text: the request was not run)."""
 
     text: str
     finish_reason: str
@@ -51,7 +56,7 @@ class Backend(Protocol):
         ...
 
     def prompt_length(self, prompt: str) -> int:
-        """Length of a rendered prompt in tokens (used to sort batches)."""
+        """Length of a rendered prompt in tokens (used to sort batches, and against ``context_length``)."""
         ...
 
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:

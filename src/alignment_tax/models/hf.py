@@ -51,6 +51,18 @@ def _local_fingerprint(folder: Path) -> str:
     return _sha(json.dumps([config, files]))
 
 
+def _context_length(source: str, revision: str | None) -> int | None:
+    """Tokens the model's config says it attends to (``max_position_embeddings``, or GPT-2's ``n_positions``)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(source, revision=revision)
+    except (OSError, ValueError):
+        return None
+    found = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return found if isinstance(found, int) else None
+
+
 class HFBackend:
     """A causal LM from the hub or a local folder. The tokenizer loads at once, the weights on first use."""
 
@@ -77,6 +89,8 @@ class HFBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._template = self.tokenizer.chat_template
+        self.context_length = _context_length(source, revision)
+        """Tokens the model attends to (prompt and answer), from its config; None when it does not say."""
         if fingerprint is None:
             folder = Path(source)
             fingerprint = f"hf:{_local_fingerprint(folder)}" if folder.is_dir() else f"hf:{source}@{revision or 'main'}"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -26,6 +27,10 @@ SERVER_TEMPLATE = "server-side template"
 CONTENT_FILTER = "content_filter"
 MAX_STOP = 4
 """OpenAI accepts at most four stop strings; the rest are applied here, after the answer arrives."""
+SHOWN = 200
+"""Characters of a server's unexpected answer quoted in an error."""
+REDACTED = "[redacted]"
+_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,33 @@ class OpenAIBackend:
         key = os.environ.get(self.options.key_env)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
+    def _redact(self, text: str) -> str:
+        """``text`` without the API key (a server may echo it, even inside an answer)."""
+        key = os.environ.get(self.options.key_env)
+        return text.replace(key, REDACTED) if key else text
+
+    def _shown(self, text: str) -> str:
+        """What a server sent, for an error message: key and bearer tokens redacted, on one line, truncated."""
+        flat = " ".join(_BEARER.sub(f"Bearer {REDACTED}", self._redact(text)).split())
+        return repr(flat[:SHOWN] + ("..." if len(flat) > SHOWN else ""))
+
+    def _unexpected(self, what: str, problem: str, sent: str) -> AltaxError:
+        return AltaxError(f"the server at {self.base_url} answered {what} {problem}: {self._shown(sent)}")
+
+    def _json(self, response: httpx.Response, what: str) -> object:
+        try:
+            return response.json()
+        except ValueError:
+            problem = f"with HTTP {response.status_code} but not JSON (is the URL the API's base, often .../v1?)"
+            raise self._unexpected(what, problem, response.text) from None
+
+    def _choice(self, data: object, what: str) -> dict:
+        """The first choice of an answer, or an error naming the server and what it sent instead."""
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._unexpected(what, "without choices", json.dumps(data))
+        return choices[0]
+
     def _probe(self) -> str:
         """Check the server answers and serves the model; the fingerprint is its model id, the URL and
         whatever revision or fingerprint the server reports for the model."""
@@ -124,7 +156,11 @@ class OpenAIBackend:
             return f"openai:{self.model_name}@{self.base_url}"
         if response.is_error:
             raise AltaxError(f"the server at {self.base_url} answered HTTP {response.status_code} to GET /models")
-        entries = {entry.get("id"): entry for entry in response.json().get("data", [])}
+        data = self._json(response, "GET /models")
+        listed = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            raise self._unexpected("GET /models", "without a model list", json.dumps(data))
+        entries = {entry.get("id"): entry for entry in listed if isinstance(entry, dict)}
         entry = entries.get(self.model_name)
         if entry is None:
             listed = ", ".join(sorted(str(name) for name in entries)) or "none"
@@ -152,15 +188,15 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         path = "/chat/completions" if self.options.endpoint == "chat" else "/completions"
         answers = asyncio.run(self._post_all([self._body(r) for r in requests], path, rows))
-        return [self._parse(data, request) for data, request in zip(answers, requests, strict=True)]
+        return [self._parse(data, request, path) for data, request in zip(answers, requests, strict=True)]
 
-    async def _post_all(self, bodies: Sequence[dict], path: str, rows: int | None = None) -> list[dict]:
+    async def _post_all(self, bodies: Sequence[dict], path: str, rows: int | None = None) -> list[object]:
         """POST every body, at most ``concurrency`` (and ``rows``) at once; answers in order."""
         limit = asyncio.Semaphore(min(self.options.concurrency, rows or self.options.concurrency))
         timeout = httpx.Timeout(self.options.timeout)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers()) as client:
 
-            async def one(body: dict) -> dict:
+            async def one(body: dict) -> object:
                 async with limit:
                     return await self._post(client, body, path)
 
@@ -181,7 +217,7 @@ class OpenAIBackend:
             body["prompt"] = request.prompt
         return body
 
-    async def _post(self, client: httpx.AsyncClient, body: dict, path: str) -> dict:
+    async def _post(self, client: httpx.AsyncClient, body: dict, path: str) -> object:
         """POST with retries on 429, 5xx, timeouts and dropped connections; waits Retry-After when given,
         else an exponential backoff with full jitter."""
         tries = self.options.retries + 1
@@ -199,9 +235,9 @@ class OpenAIBackend:
                     if response.is_error:
                         raise AltaxError(
                             f"the server at {self.base_url} rejected a request: HTTP {response.status_code} "
-                            f"{response.text[:200]}"
+                            f"{self._shown(response.text)}"
                         )
-                    return response.json()
+                    return self._json(response, f"POST {path}")
                 problem, wait = f"HTTP {response.status_code}", retry_after(response)
             if attempt + 1 < tries:
                 await asyncio.sleep(wait if wait is not None else random.uniform(0, self.options.backoff * 2**attempt))
@@ -225,27 +261,34 @@ class OpenAIBackend:
         for data, (prompt, continuation) in zip(
             asyncio.run(self._post_all(bodies, "/completions")), pairs, strict=True
         ):
-            logprobs = data["choices"][0].get("logprobs") or {}
-            scored = zip(logprobs.get("text_offset", []), logprobs.get("token_logprobs", []), strict=True)
+            logprobs = self._choice(data, "POST /completions").get("logprobs") or {}
             end = len(prompt) + len(continuation)
-            values = [value for offset, value in scored if len(prompt) <= offset < end]
-            if not values or None in values:
+            try:
+                scored = zip(logprobs.get("text_offset", []), logprobs.get("token_logprobs", []), strict=True)
+                values = [value for offset, value in scored if len(prompt) <= offset < end]
+                total = float(sum(values)) if values and None not in values else None
+            except (AttributeError, TypeError, ValueError):
+                total = None
+            if total is None:
                 raise AltaxError(f"the server at {self.base_url} returned no prompt log-probabilities (echo)")
-            out.append(float(sum(values)))
+            out.append(total)
         return out
 
-    def _parse(self, data: dict, request: GenerationRequest) -> Generation:
-        choice = data["choices"][0]
-        finish = choice.get("finish_reason") or "stop"
+    def _parse(self, data: object, request: GenerationRequest, path: str) -> Generation:
+        choice = self._choice(data, f"POST {path}")
+        finish = str(choice.get("finish_reason") or "stop")
         if self.options.endpoint == "chat":
-            message = choice.get("message") or {}
+            message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
             text, refusal = message.get("content") or "", message.get("refusal")
             if refusal:
                 text, finish = text or refusal, CONTENT_FILTER
         else:
             text = choice.get("text") or ""
-        n_tokens = int((data.get("usage") or {}).get("completion_tokens") or 0)
-        return Generation(_cut(text, request.stop), finish, n_tokens)
+        if not isinstance(text, str):
+            raise self._unexpected(f"POST {path}", "with an answer that is not text", json.dumps(data))
+        usage = data.get("usage") if isinstance(data, dict) else None
+        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        return Generation(self._redact(_cut(text, request.stop)), finish, tokens if isinstance(tokens, int) else 0)
 
 
 def load_openai(spec: ModelSpec) -> OpenAIBackend:

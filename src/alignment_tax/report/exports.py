@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 from alignment_tax.analysis.diff import flip_label, item_status
 from alignment_tax.errors import AltaxError
+from alignment_tax.report.files import write_file
 from alignment_tax.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -77,35 +79,27 @@ def item_outcomes(store: Store, run_id: str, judge: str) -> list[ItemOutcome]:
     return out
 
 
-def _write_csv(rows: list[ItemOutcome], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(asdict(row) for row in rows)
+def _write_csv(rows: list[ItemOutcome], handle: BinaryIO) -> None:
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(asdict(row) for row in rows)
+    text.detach()
 
 
-def _write_parquet(rows: list[ItemOutcome], path: Path) -> None:
+def _write_parquet(rows: list[ItemOutcome], handle: BinaryIO) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"sample": pa.int32(), "correct": pa.bool_()}
     schema = pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
     table = pa.table({name: [getattr(row, name) for row in rows] for name in COLUMNS}, schema=schema)
-    pq.write_table(table, path)
+    pq.write_table(table, handle)
 
 
 def export(rows: list[ItemOutcome], path: Path, format: str) -> Path:
-    """Write the rows as ``csv`` or ``parquet`` (atomically: a partial file never takes the name)."""
+    """Write the rows as ``csv`` or ``parquet`` (``report.files.write_file``: atomically, regular files only)."""
     writers = {"csv": _write_csv, "parquet": _write_parquet}
     if format not in writers:
         raise AltaxError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writers[format](rows, tmp)
-        os.replace(tmp, path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise AltaxError(f"cannot write {path}: {error}") from None
-    return path
+    return write_file(path, lambda handle: writers[format](rows, handle))

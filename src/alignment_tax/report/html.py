@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import time
 from html import escape
@@ -14,9 +13,9 @@ from pathlib import Path
 from alignment_tax.analysis.frontier import Frontier, frontier
 from alignment_tax.analysis.results import ConfigResults, Results
 from alignment_tax.analysis.safety import Proportion
-from alignment_tax.errors import AltaxError
 from alignment_tax.report.exports import ItemOutcome, item_outcomes
 from alignment_tax.report.figures import category_figure, decomposition_figure, frontier_figure
+from alignment_tax.report.files import write_file
 from alignment_tax.store import Store
 
 ASSETS = Path(__file__).with_name("assets")
@@ -223,13 +222,4 @@ def write_report(store: Store, payload: dict, out: Path) -> Path:
     rows = store.judged_items(run_id, judge)
     front = frontier(rows, results["reference"], n_boot=results["n_boot"], seed=results["seed"])
     page = render_report(payload, front, item_outcomes(store, run_id, judge))
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise AltaxError(f"cannot write the report {out}: {error}") from None
-    return out
+    return write_file(out, lambda handle: handle.write(page.encode("utf-8")))

@@ -112,6 +112,12 @@ def print_results(console: Console, payload: dict) -> None:
         f"reference [bold]{results.reference}[/]  judge {run['detector']}",
         highlight=False,
     )
+    if run.get("over_context"):
+        console.print(
+            f"[bold yellow]warning:[/] {run['over_context']} answers were not generated: their prompt and "
+            "max_new_tokens exceed the model's context; they count as degenerate (docs/backends.md)",
+            highlight=False,
+        )
     console.print(capability_table(results))
     console.print(
         "refusal: reference right, configuration refused; skill: reference right, configuration attempted and "

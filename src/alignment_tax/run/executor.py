@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from alignment_tax.models.base import Backend, Generation
+from alignment_tax.models.base import OVER_CONTEXT, Backend, Generation
 from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import GenerationRecord, Store
 
@@ -22,22 +22,31 @@ def call_size(batch_size: int) -> int:
     return batch_size * BATCHES_PER_CALL
 
 
-def make_batches(backend: Backend, planned: Sequence[PlannedGeneration], size: int) -> list[list[PlannedGeneration]]:
+def prompt_lengths(backend: Backend, planned: Sequence[PlannedGeneration]) -> dict[str, int]:
+    """Tokens of each planned request's prompt, by cache key (tokenized once per run, not once per use)."""
+    prompts = {p.request.key: p.request.prompt for p in planned}
+    return {key: backend.prompt_length(prompt) for key, prompt in prompts.items()}
+
+
+def make_batches(
+    backend: Backend, planned: Sequence[PlannedGeneration], size: int, lengths: Mapping[str, int] | None = None
+) -> list[list[PlannedGeneration]]:
     """Calls of at most ``size`` requests sharing decoding settings and configuration, longest prompts first.
 
     One configuration's prompts start alike (chat header, system prompt, few-shot turns), so a batch of
     them shares a long token prefix that the backend can compute once. The batches depend only on the
     plan, never on what is cached, so a resumed run batches (and therefore pads and computes) exactly
-    as an uninterrupted one.
+    as an uninterrupted one. ``lengths`` are the prompts' ``prompt_lengths`` when already known.
     """
     unique = list({p.request.key: p for p in planned}.values())
+    lengths = prompt_lengths(backend, unique) if lengths is None else lengths
     groups: dict[tuple, list[PlannedGeneration]] = {}
     for p in unique:
         r = p.request
         groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed, p.planned.config), []).append(p)
     batches = []
     for signature in sorted(groups, key=repr):
-        ordered = sorted(groups[signature], key=lambda p: (-backend.prompt_length(p.request.prompt), p.request.key))
+        ordered = sorted(groups[signature], key=lambda p: (-lengths[p.request.key], p.request.key))
         batches.extend(ordered[i : i + size] for i in range(0, len(ordered), size))
     return batches
 
@@ -53,7 +62,7 @@ def execute(
 ) -> int:
     """Generate what the store lacks (everything with ``fresh``), ``batch_size`` sequences in flight at once;
     returns how many were generated."""
-    todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
+    todo, cached = pending_batches(backend, planned, store, batch_size, fresh, progress)
     generated = 0
     for batch in todo:
         started = time.perf_counter()
@@ -66,14 +75,48 @@ def execute(
 
 
 def pending_batches(
-    backend: Backend, planned: Sequence[PlannedGeneration], store: Store, batch_size: int, fresh: bool
+    backend: Backend,
+    planned: Sequence[PlannedGeneration],
+    store: Store,
+    batch_size: int,
+    fresh: bool,
+    progress: Progress | None = None,
 ) -> tuple[list[list[PlannedGeneration]], set[str]]:
     """The planned calls holding at least one generation the store lacks, and the cached keys.
 
-    A pending call is generated whole, so its padding (and tokens) match an uninterrupted run."""
-    batches = make_batches(backend, planned, call_size(batch_size))
+    A pending call is generated whole, so its padding (and tokens) match an uninterrupted run. Requests
+    that do not fit the backend's context are left out of every call (``_set_aside``)."""
+    lengths = prompt_lengths(backend, planned)
+    planned = _set_aside(backend, planned, lengths, store, fresh, progress)
+    batches = make_batches(backend, planned, call_size(batch_size), lengths)
     cached = set() if fresh else store.cached_keys(p.request.key for batch in batches for p in batch)
     return [b for b in batches if any(p.request.key not in cached for p in b)], cached
+
+
+def _set_aside(
+    backend: Backend,
+    planned: Sequence[PlannedGeneration],
+    lengths: Mapping[str, int],
+    store: Store,
+    fresh: bool,
+    progress: Progress | None,
+) -> list[PlannedGeneration]:
+    """The requests that fit the backend's context (``context_length``, when the backend knows it).
+
+    A request whose prompt and ``max_new_tokens`` exceed it is not run: running it would be slow, costly and
+    meaningless past the model's positions. It is stored as an empty ``OVER_CONTEXT`` answer, which the judge
+    scores ``degenerate`` and says why. The split depends only on the plan, so batches stay as planned."""
+    limit = getattr(backend, "context_length", None)
+    if not limit:
+        return list(planned)
+    over = {p.request.key for p in planned if lengths[p.request.key] + p.request.max_new_tokens > limit}
+    unstored = over if fresh else over - store.cached_keys(over)
+    if unstored:
+        unrun = list({p.request.key: p for p in planned if p.request.key in unstored}.values())
+        store_batch(store, unrun, [Generation("", OVER_CONTEXT, 0)] * len(unrun), 0.0, set())
+        if progress:
+            progress(len(unrun))
+    return [p for p in planned if p.request.key not in over]
 
 
 def store_batch(

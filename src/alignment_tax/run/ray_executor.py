@@ -124,7 +124,7 @@ class RayExecutor:
         progress: Progress | None = None,
     ) -> int:
         """Like the local ``execute``: the same calls and rows (so the same tokens), each written as it returns."""
-        todo, cached = pending_batches(backend, planned, store, batch_size, fresh)
+        todo, cached = pending_batches(backend, planned, store, batch_size, fresh, progress)
         if not todo:
             return 0
         pool, waiting, running, generated = self._pool(backend), list(reversed(todo)), {}, 0
