@@ -186,6 +186,27 @@ def test_out_replaces_a_regular_file_atomically(scripted, tmp_path):
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_every_other_out_writer_refuses_a_device_pipe_or_link_too(scripted, tmp_path):
+    from alignment_tax.interventions.risk import load_risk_classifier, save_risk_classifier
+    from alignment_tax.judge.audit import write_audit_csv
+
+    results, run_id = scripted
+    sheet = tmp_path / "answers.csv"
+    sheet.write_text("completion\nI can't help with that.\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    commands = [
+        ("judge", "refusals", str(sheet), "--column", "completion", "--detector", "lexical", "--out", str(fifo)),
+        ("judge", "audit", run_id, "--sample", "2", "--out", str(fifo), "--results-dir", str(results)),
+    ]
+    for command in commands:
+        one_line_error(altax(*command), "refusing", "a device, pipe or socket")
+    for write in (lambda: write_audit_csv([], fifo), lambda: save_risk_classifier(load_risk_classifier(), fifo)):
+        with pytest.raises(AltaxError, match="refusing"):
+            write()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
 # interrupted runs ------------------------------------------------------------------------------------------
 def _runs(results: Path) -> str:
     done = altax("runs", "--results-dir", str(results))

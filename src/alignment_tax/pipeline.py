@@ -18,6 +18,7 @@ from alignment_tax.analysis.routing import route_summary
 from alignment_tax.analysis.rows import CLUSTERS, Cluster
 from alignment_tax.configs.schema import Experiment
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.stage import judge_name, judge_run
@@ -200,9 +201,7 @@ def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:
     over_context = store.finish_reasons(info.run_id).get(OVER_CONTEXT)
     if over_context:
         payload["run"]["over_context"] = over_context
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(payload, indent=2))
     return RunOutput(store.run(info.run_id), results, path)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +13,7 @@ import numpy as np
 
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.interventions.routing import load_backends, load_classifiers
 from alignment_tax.judge.audit import wilson
 from alignment_tax.judge.probe import ProbeAgreement, agreement, probe_log_odds
@@ -264,9 +264,4 @@ def write_probe(
             for s in scores
         ],
     }
-    path = results_dir / "probes" / f"{probe_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_finite(payload), indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_text(results_dir / "probes" / f"{probe_id}.json", json.dumps(_finite(payload), indent=2))

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console, friendly
+from alignment_tax.files import write_text
 
 DataFiles = Annotated[
     list[Path], typer.Option("--data", help="Lab JSONL file (id, prompt, target, kind, area, split); repeatable.")
@@ -138,4 +139,4 @@ def align_check(
             "rates": {k: {"rows": r.total, "refused": r.refused, "partial": r.partial} for k, r in rates.items()},
             "answers": [{"id": r.id, "kind": r.kind, "answer": a, "verdict": v} for r, a, v in answers],
         }
-        json_out.write_text(json.dumps(payload, indent=2) + "\n")
+        write_text(json_out, json.dumps(payload, indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from typer.core import TyperGroup
 
 from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -124,12 +126,13 @@ def refusals(
     pairs = [(row[prompt_column] if prompt_column else "", row[column] or "") for row in rows]
     verdicts = get_detector(detector).classify(pairs)
     added = ["refusal", "refusal_decided", "refusal_confidence", "degenerate"]
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, [*fields, *[a for a in added if a not in fields]])
-        writer.writeheader()
-        for row, (_, text), v in zip(rows, pairs, verdicts, strict=True):
-            reason = is_degenerate(text) or ""
-            writer.writerow(row | dict(zip(added, [v.label, v.decided, f"{v.confidence:.3f}", reason], strict=True)))
+    sheet = io.StringIO(newline="")
+    writer = csv.DictWriter(sheet, [*fields, *[a for a in added if a not in fields]])
+    writer.writeheader()
+    for row, (_, text), v in zip(rows, pairs, verdicts, strict=True):
+        reason = is_degenerate(text) or ""
+        writer.writerow(row | dict(zip(added, [v.label, v.decided, f"{v.confidence:.3f}", reason], strict=True)))
+    write_text(out, sheet.getvalue())
     counts = {label: sum(v.decided == label for v in verdicts) for label in ("refusal", "partial", "compliance")}
     console.print(f"labelled {len(rows)} responses with {detector} into {out}: {counts}", highlight=False)
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -69,8 +70,6 @@ def loglik(
             f"{row.refusal_driven:+.1f}",
         )
     console.print(table)
-    path = run_settings.results_dir / info.run_id / "loglik.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"run_id": info.run_id, "target": target, "summary": [r.to_dict() for r in rows], "items": scores}
-    path.write_text(json.dumps(payload, indent=2))
+    path = write_text(run_settings.results_dir / info.run_id / "loglik.json", json.dumps(payload, indent=2))
     console.print(f"log-likelihood results: {path}", highlight=False)

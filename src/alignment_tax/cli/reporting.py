@@ -32,8 +32,8 @@ def report(
     results_dir: ResultsDir = None,
 ) -> None:
     """Write one self-contained HTML report of a stored run (opens offline in any browser)."""
+    from alignment_tax.files import check_target
     from alignment_tax.pipeline import analyse
-    from alignment_tax.report.files import check_target
 
     if out is not None:
         check_target(out)
@@ -53,10 +53,10 @@ def export(
     results_dir: ResultsDir = None,
 ) -> None:
     """Export every judged answer of a run (item, configuration, outcome, flip, prompt, response)."""
+    from alignment_tax.files import check_target
     from alignment_tax.judge.stage import judge_name
     from alignment_tax.report.exports import export as write_rows
     from alignment_tax.report.exports import item_outcomes
-    from alignment_tax.report.files import check_target
 
     if out is not None:
         check_target(out)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, settings
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 steer_app = typer.Typer(help="Activation steering: extract directions, list them, sweep layer and strength.")
@@ -132,9 +133,9 @@ def sweep(
             experiment, run_settings, constraints, direction=name, mode=mode, split_seed=split_seed, progress=progress
         )
     _print_sweep(result)
-    path = out or run_settings.results_dir / result.run_id / "steering-sweep.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.model_dump_json(indent=2))
+    path = write_text(
+        out or run_settings.results_dir / result.run_id / "steering-sweep.json", result.model_dump_json(indent=2)
+    )
     console.print(f"curve: {path}", highlight=False)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import check_target, write_file, write_text
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PREFIX = "risk-"
@@ -144,10 +145,9 @@ def load_risk_classifier(name: str = "default") -> RiskClassifier:
 
 def save_risk_classifier(classifier: RiskClassifier, npz: Path) -> Path:
     """Write a classifier's arrays to ``npz`` and its metadata beside it; returns the metadata path."""
-    npz.parent.mkdir(parents=True, exist_ok=True)
     arrays = {key: getattr(classifier, key).astype(np.float32) for key in ARRAYS}
-    np.savez_compressed(npz, **arrays)
     meta_path = npz.with_suffix(".json")
+    check_target(meta_path)
+    write_file(npz, lambda handle: np.savez_compressed(handle, **arrays))
     meta = classifier.meta.model_dump() | {"fingerprint": classifier.fingerprint}
-    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return meta_path
+    return write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")

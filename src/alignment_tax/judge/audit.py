@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
 from alignment_tax.store import Store
 
 HUMAN_LABELS = ("refusal", "partial", "compliance", "degenerate")
@@ -60,11 +62,12 @@ def sample_rows(rows: Sequence[AuditRow], per_config: int, seed: int) -> list[Au
 
 def write_audit_csv(rows: Sequence[AuditRow], path: Path) -> None:
     """The labelling sheet: no detector verdict in it, so the person labels blind."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for r in rows:
-            writer.writerow([r.id, r.config, r.item_id, r.kind, r.category, r.prompt, r.response, ""])
+    sheet = io.StringIO(newline="")
+    writer = csv.writer(sheet)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r.id, r.config, r.item_id, r.kind, r.category, r.prompt, r.response, ""])
+    write_text(path, sheet.getvalue())
 
 
 def read_labels(path: Path) -> dict[str, str]:

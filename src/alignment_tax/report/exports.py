@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from alignment_tax.analysis.diff import flip_label, item_status
 from alignment_tax.errors import AltaxError
-from alignment_tax.report.files import write_file
+from alignment_tax.files import write_file
 from alignment_tax.store import Store
 
 FORMATS = ("csv", "parquet")
@@ -98,7 +98,7 @@ def _write_parquet(rows: list[ItemOutcome], handle: BinaryIO) -> None:
 
 
 def export(rows: list[ItemOutcome], path: Path, format: str) -> Path:
-    """Write the rows as ``csv`` or ``parquet`` (``report.files.write_file``: atomically, regular files only)."""
+    """Write the rows as ``csv`` or ``parquet`` (``files.write_file``: atomically, regular files only)."""
     writers = {"csv": _write_csv, "parquet": _write_parquet}
     if format not in writers:
         raise AltaxError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")

@@ -13,9 +13,9 @@ from pathlib import Path
 from alignment_tax.analysis.frontier import Frontier, frontier
 from alignment_tax.analysis.results import ConfigResults, Results
 from alignment_tax.analysis.safety import Proportion
+from alignment_tax.files import write_file
 from alignment_tax.report.exports import ItemOutcome, item_outcomes
 from alignment_tax.report.figures import category_figure, decomposition_figure, frontier_figure
-from alignment_tax.report.files import write_file
 from alignment_tax.store import Store
 
 ASSETS = Path(__file__).with_name("assets")

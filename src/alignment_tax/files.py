@@ -55,3 +55,8 @@ def write_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
             raise AltaxError(f"cannot write {path}: {error.strerror or error}") from None
         raise
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` the way ``write_file`` writes."""
+    return write_file(path, lambda handle: handle.write(text.encode("utf-8")))
