@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -205,6 +206,20 @@ def test_every_other_out_writer_refuses_a_device_pipe_or_link_too(scripted, tmp_
         with pytest.raises(AltaxError, match="refusing"):
             write()
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_names_that_look_like_terminal_markup_are_printed_as_they_are(scripted):
+    from rich.console import Console
+
+    from alignment_tax.report.terminal import print_results
+
+    results, run_id = scripted
+    text = (results / run_id / "results.json").read_text()
+    text = text.replace('"base"', '"[/base]"').replace('"safe"', '"[bold]safe"').replace('"math"', '"[/]math"')
+    console = Console(file=io.StringIO(), width=300)
+    print_results(console, json.loads(text))
+    shown = console.file.getvalue()
+    assert "[/base]" in shown and "[bold]safe" in shown and "[/]math" in shown
 
 
 # interrupted runs ------------------------------------------------------------------------------------------

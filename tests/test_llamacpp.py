@@ -50,6 +50,7 @@ def test_gguf_answers_with_its_own_chat_template(llamacpp, gguf):
     (answer,) = llamacpp.generate([GenerationRequest("a", rendered.prompt, 16)])
     assert "Paris" in answer.text and answer.n_tokens > 0
     assert llamacpp.fingerprint == load_backend(f"llamacpp:{gguf}").fingerprint
+    assert llamacpp.context_length == 4096  # the executor sets longer prompts aside
 
 
 @pytest.mark.slow

@@ -37,6 +37,8 @@ class LlamaCppBackend:
 
     def __init__(self, spec: str, path: Path, n_ctx: int = 4096):
         self.spec, self.fingerprint = spec, f"llamacpp:{_file_sha(path)}"
+        self.context_length = n_ctx
+        """llama.cpp's context window: a prompt and its answer must fit in it."""
         self.child = ChildProcess(spec, "alignment_tax.models.llamacpp_model:LlamaCppModel", (path, n_ctx), CRASH_HINT)
 
     def render(self, messages: Sequence[Message]) -> Rendered:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from alignment_tax.analysis.paired import Interval
@@ -51,7 +52,7 @@ def capability_table(results: Results) -> Table:
                 _pp(tax.refusal_excluded_gap, tax.refusal_excluded_gap_ci),
             )
         label = f"{name} (ref)" if config.is_reference else name
-        table.add_row(label, f"{overall.accuracy:.1f}%", f"{overall.refusal_rate:.1f}%", *cells)
+        table.add_row(escape(label), f"{overall.accuracy:.1f}%", f"{overall.refusal_rate:.1f}%", *cells)
     return table
 
 
@@ -62,7 +63,9 @@ def safety_table(results: Results) -> Table:
         table.add_column(column, justify="right")
     for name, config in results.configs.items():
         safety = config.safety
-        table.add_row(name, _share(safety.coverage), _share(safety.harmful_partial), _share(safety.over_refusal))
+        table.add_row(
+            escape(name), _share(safety.coverage), _share(safety.harmful_partial), _share(safety.over_refusal)
+        )
     return table
 
 
@@ -74,14 +77,14 @@ def category_table(results: Results) -> Table:
     table.add_column("n", justify="right")
     table.add_column("ref acc.", justify="right")
     for name in others:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for category, stats in reference.categories.items():
         cells = []
         for name in others:
             tax = results.configs[name].categories[category].tax
             mark = "*" if tax and tax.p_adjusted is not None and tax.p_adjusted < 0.05 else " "
             cells.append(_pp(tax.tax, tax.tax_ci) + mark if tax else "–")
-        table.add_row(category, str(stats.n), f"{stats.accuracy:.0f}%", *cells)
+        table.add_row(escape(category), str(stats.n), f"{stats.accuracy:.0f}%", *cells)
     return table
 
 
@@ -98,7 +101,7 @@ def routing_table(routes: dict) -> Table:
             else "–"
             for k in kinds
         ]
-        table.add_row(config, *cells)
+        table.add_row(escape(config), *cells)
     return table
 
 
@@ -108,8 +111,8 @@ def print_results(console: Console, payload: dict) -> None:
     results = Results.model_validate(payload["results"])
     suite = run["suite"]
     console.print(
-        f"run [bold]{run['run_id']}[/]  suite {suite['name']} {suite['version']}  "
-        f"reference [bold]{results.reference}[/]  judge {run['detector']}",
+        f"run [bold]{escape(run['run_id'])}[/]  suite {escape(suite['name'])} {escape(suite['version'])}  "
+        f"reference [bold]{escape(results.reference)}[/]  judge {escape(run['detector'])}",
         highlight=False,
     )
     if run.get("over_context"):
@@ -129,7 +132,7 @@ def print_results(console: Console, payload: dict) -> None:
         aggregates.append(("workload", config.workload))
         shown = [f"{label} {_pp(a.tax, a.tax_ci)}" for label, a in aggregates if a is not None]
         if shown and not config.is_reference:
-            console.print(f"{name}: tax " + "  ".join(shown), highlight=False)
+            console.print(f"{escape(name)}: tax " + "  ".join(shown), highlight=False)
     if results.adaptive:
         a = results.adaptive
         how = "target reached" if a.reached else "suite exhausted before the target"
