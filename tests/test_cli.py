@@ -77,6 +77,12 @@ def test_run_rejects_bad_experiments_in_one_line(tmp_path, experiment, message):
     assert "Traceback" not in result.stderr
 
 
+def test_an_unknown_kernel_is_refused_before_any_model_work(tmp_path):
+    result = altax("run", "--kernel", "fastest", "--results-dir", str(tmp_path / "r"))
+    assert result.returncode == 2 and "choose one of auto, dense, onednn" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_unwritable_cache_directory_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -60,9 +60,10 @@ def stored_generations(results_dir: Path) -> dict[str, str]:
 def test_run_show_and_stored_prompts(tmp_path):
     experiment = write_experiment(tmp_path, limit=1)
     results = tmp_path / "r"
-    ran = altax("run", "--config", str(experiment), "--results-dir", str(results))
+    ran = altax("run", "--config", str(experiment), "--kernel", "dense", "--results-dir", str(results))
     assert ran.returncode == 0, ran.stderr
     assert "Capability tax" in ran.stdout and "Tax per category" in ran.stdout
+    assert f"{MODEL}: linear kernel dense (forced)" in ran.stdout.replace("\n", "")
     report = next(results.glob("*/report.html"))
     assert f"report: {report}" in ran.stdout.replace("\n", "")
     payload = json.loads(next(results.glob("*/results.json")).read_text())
@@ -96,6 +97,8 @@ def test_compare_a_model_with_itself_pays_no_tax(tmp_path):
         "compare", "--reference", MODEL, "--aligned", f"hf:{folder}", "--limit", "1", "--results-dir", str(results)
     )
     assert ran.returncode == 0, ran.stderr
+    kernels = [line for line in ran.stdout.splitlines() if ": linear kernel " in line]
+    assert kernels and all(("(measured: " in line or "(cached)" in line) for line in kernels), ran.stdout
     payload = json.loads(next(results.glob("*/results.json")).read_text())
     tax = payload["results"]["configs"]["aligned"]["overall"]["tax"]
     assert tax["tax"] == 0 and tax["tax_boot_ci"] == [0, 0] and tax["mcnemar"]["p_value"] == 1

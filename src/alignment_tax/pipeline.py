@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
+from alignment_tax.judge.sandbox import weaker_sandbox
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.models.specs import load_backend, parse_spec
@@ -60,6 +62,8 @@ class RunOutput:
     run: RunInfo
     results: Results
     results_path: Path
+    notes: tuple[str, ...] = ()
+    """What this machine chose or lacked during the run (``machine_notes``)."""
 
 
 def select_items(items: Sequence[Item], limit: int | None) -> list[Item]:
@@ -162,7 +166,21 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
             if end < len(items) and analyse(store, info.run_id, settings).results.adaptive.reached:
                 break
         store.set_status(info.run_id, "complete")
-        return analyse(store, info.run_id, settings)
+        output = analyse(store, info.run_id, settings)
+        return dataclasses.replace(output, notes=machine_notes(backends, specs, items))
+
+
+def machine_notes(backends: dict, specs: Sequence[str], items: Sequence[Item]) -> tuple[str, ...]:
+    """What a reader of the results should know about this machine: the linear-layer kernel of each model
+    whose weights ran here (``models/kernels.py``), and a code sandbox weaker than bubblewrap."""
+    notes = [
+        f"{spec}: linear kernel {kernel.describe()}"
+        for spec in specs
+        if (kernel := getattr(backends[spec], "kernel", None))
+    ]
+    if any(item.reference.scorer == "code" for item in items) and (weaker := weaker_sandbox()):
+        notes.append(f"code sandbox: {weaker} (docs/security.md)")
+    return tuple(notes)
 
 
 def analyse(store: Store, run_id: str, settings: Settings) -> RunOutput:

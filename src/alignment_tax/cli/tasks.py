@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,21 @@ BatchSize = Annotated[
 Executor = Annotated[
     str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
 ]
+Kernel = Annotated[
+    str,
+    typer.Option(
+        help="Linear-layer kernel of CPU float32 models: auto (timed once per machine and model, then cached), "
+        "dense (torch's default) or onednn (prepacked). Sets ALTAX_KERNEL."
+    ),
+]
+
+
+def _use_kernel(kernel: str) -> None:
+    """Make ``kernel`` the choice of every model loaded in this process (checked now, before any model work)."""
+    from alignment_tax.models.kernels import KERNEL_ENV, requested_kernel
+
+    os.environ[KERNEL_ENV] = kernel
+    requested_kernel()
 
 
 def _execute(experiment, run_settings) -> None:
@@ -31,6 +47,8 @@ def _execute(experiment, run_settings) -> None:
     with stage_progress(console) as progress:
         output = run_experiment(experiment, run_settings, progress)
     print_results(console, json.loads(output.results_path.read_text()))
+    for note in output.notes:
+        console.print(note, style="dim", highlight=False, markup=False)
     console.print(f"results: {output.results_path}", highlight=False)
     console.print(f"report: {write_run_report(run_settings, output.results_path)}", highlight=False)
 
@@ -52,9 +70,11 @@ def run(
     workload: WorkloadFile = None,
     cluster: ClusterBy = "group",
     executor: Executor = "local",
+    kernel: Kernel = "auto",
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
+    _use_kernel(kernel)
     from alignment_tax.configs.experiment import experiment_with
 
     experiment = experiment_with(config, suite=suite, limit=limit, target_ci=target_ci, chunk_size=chunk_size)
@@ -81,9 +101,11 @@ def compare(
     batch_size: BatchSize = 16,
     detector: Detector = DEFAULT_DETECTOR,
     executor: Executor = "local",
+    kernel: Kernel = "auto",
     results_dir: ResultsDir = None,
 ) -> None:
     """Measure the tax of one aligned model against its reference twin."""
+    _use_kernel(kernel)
     from alignment_tax.configs.experiment import pair_experiment
 
     experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit})

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import (
@@ -19,6 +20,9 @@ from alignment_tax.models.base import (
 from alignment_tax.models.decoding import Decoded, cache_kwargs, decode
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
 from alignment_tax.models.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from alignment_tax.models.kernels import KernelChoice
 
 PLAIN_FORMAT = "{system}\n\n{shots}Question: {prompt}\nAnswer:"
 """Prompt format for base models without a chat template (documented in docs/prompts.md).
@@ -96,6 +100,8 @@ class HFBackend:
             fingerprint = f"hf:{_local_fingerprint(folder)}" if folder.is_dir() else f"hf:{source}@{revision or 'main'}"
         self.fingerprint = f"{fingerprint}+{adapter_fingerprint(adapter)}" if adapter else fingerprint
         self._model = None
+        self.kernel: KernelChoice | None = None
+        """The linear-layer kernel the weights run with, once loaded (``models/kernels.py``)."""
 
     def render(self, messages: Sequence[Message]) -> Rendered:
         if self._template:
@@ -112,7 +118,7 @@ class HFBackend:
             import torch
             from transformers import AutoModelForCausalLM
 
-            from alignment_tax.models.packed import can_pack, pack
+            from alignment_tax.models.kernels import choose_kernel
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
             dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -123,8 +129,7 @@ class HFBackend:
             if self._adapter:
                 model = attach(model, self._adapter, self.spec)
             model = model.to(device).eval()
-            if can_pack(model):
-                pack(model)
+            self.kernel = choose_kernel(model)
             self._model = model
         return self._model
 
