@@ -28,12 +28,12 @@ KERNEL_ENV = "ALTAX_KERNEL"
 CHOICES = ("auto", *KERNELS)
 TIMED_ROWS = (16, 64)
 """Row counts timed: a decoding step at the default batch size and at a wide one."""
-TIMED_BYTES = 256 << 20
+TIMED_BYTES = 128 << 20
 """At most this much of the model's linear weights is timed: more than CPU caches hold, so weights stream
 from memory as in a real forward pass, yet a large model is timed in a fraction of a second too."""
 MARGIN = 0.05
 """oneDNN must be this much faster to be chosen; closer than that, the default stays."""
-PASSES = 3
+PASSES = 2
 
 
 @dataclass(frozen=True)
