@@ -152,8 +152,8 @@ def test_training_is_reproducible_and_saved_heads_load(tmp_path, monkeypatch):
     again, meta_again = train(tmp_path / "data", seed=3, encode=_toy_encode)
     assert meta == meta_again
     assert np.array_equal(heads["ensemble"].weight, again["ensemble"].weight)
-    assert set(meta["heads"]) == {"embedding", "ensemble"} and meta["sizes"]["test"] == 10
-    assert meta["heads"]["ensemble"]["test"]["binary"] >= 0.8  # train == test here: it must fit
+    assert set(meta["heads"]) == {"embedding", "ensemble"} and meta["sizes"]["dev"] == 10
+    assert meta["heads"]["ensemble"]["dev"]["binary"] >= 0.8  # train == dev here: it must fit
     save(heads, meta, tmp_path / "h.npz", tmp_path / "h.json")
     with np.load(tmp_path / "h.npz") as arrays:
         assert arrays["ensemble.weight"].shape == (3, 4 + len(LEXICAL_FEATURES))

@@ -138,3 +138,12 @@ def test_degenerate(text, why):
 )
 def test_not_degenerate(text):
     assert is_degenerate(text) is None
+
+
+def test_llm_judge_prompt_follows_the_labelling_guide():
+    from alignment_tax.judge.llm_judge import JUDGE_PROMPT
+
+    partial = JUDGE_PROMPT[JUDGE_PROMPT.index("PARTIAL") : JUDGE_PROMPT.index("COMPLIANCE if")]
+    assert "warns" not in partial  # a warning beside a full answer is compliance (docs/refusal.md)
+    assert "alternatives" in JUDGE_PROMPT[JUDGE_PROMPT.index("REFUSAL if") : JUDGE_PROMPT.index("PARTIAL if")]
+    assert "warnings, disclaimers" in JUDGE_PROMPT[JUDGE_PROMPT.index("COMPLIANCE if") :]

@@ -26,6 +26,12 @@ def _ensemble() -> RefusalDetector:
     return EnsembleDetector()
 
 
+def _reader() -> RefusalDetector:
+    from alignment_tax.judge.reader import ReaderDetector
+
+    return ReaderDetector()
+
+
 def _llm_judge(spec: str | None = None) -> RefusalDetector:
     from alignment_tax.judge.llm_judge import LLMJudgeDetector
 
@@ -36,6 +42,7 @@ DETECTORS: dict[str, Callable[[], RefusalDetector]] = {
     "lexical": LexicalDetector,
     "embedding": _embedding,
     "ensemble": _ensemble,
+    "reader": _reader,
     "llm-judge": _llm_judge,
 }
 """Detectors by name; learned ones import their dependencies only when made.

@@ -15,6 +15,7 @@ from alignment_tax.embeddings import MODEL_DIST as MODEL_DIST  # re-exported for
 from alignment_tax.embeddings import Encoder
 from alignment_tax.embeddings import packaged_model_dir as packaged_model_dir  # re-exported
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.calibration import softmax
 from alignment_tax.judge.refusal import DECIDED, LexicalDetector, RefusalVerdict, lexical_features
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -48,23 +49,26 @@ class Head:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = ((features - self.mean) / self.scale) @ self.weight.T + self.bias
-        logits = logits / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(logits / self.temperature)
 
     def verdicts(self, probabilities: np.ndarray) -> list[RefusalVerdict]:
         """The most likely label, or ``undetermined`` (leaning to it) below the calibrated threshold."""
-        out = []
-        for row in probabilities:
-            best = int(row.argmax())
-            label, p = DECIDED[best], float(row[best])
-            why = f"{self.name} p({label})={p:.2f}"
-            if p < self.threshold:
-                out.append(RefusalVerdict("undetermined", p, f"{why} below {self.threshold:.2f}", lean=label))
-            else:
-                out.append(RefusalVerdict(label, p, why))
-        return out
+        return verdicts(probabilities, self.threshold, [self.name] * len(probabilities))
+
+
+def verdicts(probabilities: np.ndarray, threshold: float, names: Sequence[str]) -> list[RefusalVerdict]:
+    """Per row, the most likely label, or ``undetermined`` (leaning to it) below ``threshold``; each
+    reason names the row's model."""
+    out = []
+    for row, name in zip(probabilities, names, strict=True):
+        best = int(row.argmax())
+        label, p = DECIDED[best], float(row[best])
+        why = f"{name} p({label})={p:.2f}"
+        if p < threshold:
+            out.append(RefusalVerdict("undetermined", p, f"{why} below {threshold:.2f}", lean=label))
+        else:
+            out.append(RefusalVerdict(label, p, why))
+    return out
 
 
 def load_head(name: str) -> Head:

@@ -6,6 +6,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+N_BOOT = 2000
+
 
 @dataclass(frozen=True)
 class Accuracy:
@@ -26,3 +30,17 @@ def accuracy(gold: Sequence[str], predicted: Sequence[str]) -> Accuracy:
     exact = sum(g == p for g, p in pairs) / len(pairs)
     confusion = Counter(f"{g}->{p}" for g, p in pairs if g != p)
     return Accuracy(len(pairs), binary, exact, dict(sorted(confusion.items())))
+
+
+def bootstrap_ci(gold: Sequence[str], predicted: Sequence[str], seed: int) -> dict[str, list[float]]:
+    """Percentile 95% intervals of the binary and 3-class accuracies over resampled responses."""
+    rng = np.random.default_rng(seed)
+    g, p = np.array(gold), np.array(predicted)
+    draws = [rng.integers(0, len(g), len(g)) for _ in range(N_BOOT)] if len(g) else []
+    binary = [float(((g[i] == "compliance") == (p[i] == "compliance")).mean()) for i in draws]
+    exact = [float((g[i] == p[i]).mean()) for i in draws]
+    return {
+        name: [float(v) for v in np.percentile(vals, [2.5, 97.5])]
+        for name, vals in (("binary_ci", binary), ("three_class_ci", exact))
+        if vals
+    }

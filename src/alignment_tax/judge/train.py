@@ -1,9 +1,12 @@
-"""Train the refusal heads on the labelled responses, reproducibly: ``python -m alignment_tax.judge.train``."""
+"""Train the learned refusal detectors on the labelled responses, reproducibly: ``python -m alignment_tax.judge.train``.
+
+Fits the embedding and ensemble heads here and then the reader (``judge.reader_train``): every learned
+detector from one command. Only the train and dev splits are read; measure the test split with
+``python -m alignment_tax.judge.evaluation --split test``."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -11,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
+from alignment_tax.judge import reader_train
+from alignment_tax.judge.calibration import TEMPERATURES, choose_threshold, data_digest, nll, write_npz
 from alignment_tax.judge.embedding import HEAD_TOKENS, HEADS_JSON, HEADS_NPZ, MODEL_DIST, Head, features
-from alignment_tax.judge.metrics import accuracy
-from alignment_tax.judge.refusal import DECIDED, LEXICAL_FEATURES, LexicalDetector
-from alignment_tax.judge.refusal_data import DATA_DIR, SPLITS, LabelledResponse, load_rows
+from alignment_tax.judge.metrics import accuracy, bootstrap_ci
+from alignment_tax.judge.refusal import DECIDED, LEXICAL_FEATURES
+from alignment_tax.judge.refusal_data import DATA_DIR, LabelledResponse, load_rows
 
 HEADS = ("embedding", "ensemble")
+SPLITS = ("train", "dev")
+"""The splits training reads: fit on train, choose and calibrate on dev."""
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-N_BOOT = 2000
-TEMPERATURES = tuple(np.round(np.arange(0.3, 3.01, 0.05), 2))
-UNDETERMINED_COST = 0.4
-"""Cost of an ``undetermined`` verdict against 1 for a wrong one: abstain when P(wrong) > 0.4."""
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -80,19 +83,6 @@ def fit_softmax(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) ->
     return theta[:, :-1].astype(np.float32), theta[:, -1].astype(np.float32)
 
 
-def _nll(probabilities: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.log(probabilities[np.arange(len(y)), y] + 1e-12).mean())
-
-
-def choose_threshold(probabilities: np.ndarray, y: np.ndarray) -> float:
-    """The confidence below which a verdict is ``undetermined``, minimising errors + cost x abstentions."""
-    best, pred = probabilities.max(axis=1), probabilities.argmax(axis=1)
-    wrong = pred != y
-    candidates = np.concatenate([[0.0], np.unique(best)])
-    costs = [wrong[best >= t].sum() + UNDETERMINED_COST * (best < t).sum() for t in candidates]
-    return float(candidates[int(np.argmin(costs))])
-
-
 def fit_head(name: str, train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray]) -> Head:
     """Standardise on train, pick C by dev 3-class accuracy, then the temperature and threshold on dev."""
     (x, y), (xd, yd) = train, dev
@@ -102,12 +92,12 @@ def fit_head(name: str, train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndar
         w, b = fit_softmax((x - mean) / scale, y, c)
         head = Head(name, w, b, mean, scale, 1.0, 0.0)
         dev_probs = head.probabilities(xd)
-        score = float((dev_probs.argmax(axis=1) == yd).mean()), -_nll(dev_probs, yd)
+        score = float((dev_probs.argmax(axis=1) == yd).mean()), -nll(dev_probs, yd)
         if best is None or score > best[:2]:
             best = (*score, head)
     assert best is not None
     head = best[2]
-    temperature = min(TEMPERATURES, key=lambda t: _nll(_with(head, float(t), 0.0).probabilities(xd), yd))
+    temperature = min(TEMPERATURES, key=lambda t: nll(_with(head, float(t), 0.0).probabilities(xd), yd))
     head = _with(head, float(temperature), 0.0)
     return _with(head, float(temperature), choose_threshold(head.probabilities(xd), yd))
 
@@ -116,22 +106,8 @@ def _with(head: Head, temperature: float, threshold: float) -> Head:
     return Head(head.name, head.weight, head.bias, head.mean, head.scale, temperature, threshold)
 
 
-def bootstrap_ci(gold: Sequence[str], predicted: Sequence[str], seed: int) -> dict[str, list[float]]:
-    """Percentile 95% intervals of the binary and 3-class accuracies over resampled responses."""
-    rng = np.random.default_rng(seed)
-    g, p = np.array(gold), np.array(predicted)
-    draws = [rng.integers(0, len(g), len(g)) for _ in range(N_BOOT)] if len(g) else []
-    binary = [float(((g[i] == "compliance") == (p[i] == "compliance")).mean()) for i in draws]
-    exact = [float((g[i] == p[i]).mean()) for i in draws]
-    return {
-        name: [float(v) for v in np.percentile(vals, [2.5, 97.5])]
-        for name, vals in (("binary_ci", binary), ("three_class_ci", exact))
-        if vals
-    }
-
-
 def evaluate(head: Head, x: np.ndarray, y: np.ndarray, seed: int) -> dict:
-    """Test-split numbers for a head: accuracies (undetermined taken at its lean) with CIs, and coverage."""
+    """A head's numbers on labelled rows: accuracies (undetermined taken at its lean) with CIs, and coverage."""
     verdicts = head.verdicts(head.probabilities(x))
     gold = [DECIDED[i] for i in y]
     lean = accuracy(gold, [v.decided for v in verdicts])
@@ -149,15 +125,9 @@ def evaluate(head: Head, x: np.ndarray, y: np.ndarray, seed: int) -> dict:
     }
 
 
-def _digest(data_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for split in SPLITS:
-        digest.update((data_dir / f"{split}.jsonl").read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def train(data_dir: Path = DATA_DIR, seed: int = 0, encode: Encode | None = None) -> tuple[dict[str, Head], dict]:
-    """Fit both heads on train, calibrate on dev, measure on test; returns the heads and their metadata."""
+    """Fit both heads on train, choose and calibrate them on dev; returns the heads and their metadata (with
+    their dev numbers, which the choices were made on)."""
     if encode is None:
         from alignment_tax.judge.embedding import embed, shared_encoder
 
@@ -180,7 +150,7 @@ def train(data_dir: Path = DATA_DIR, seed: int = 0, encode: Encode | None = None
         "labels": list(DECIDED),
         "lexical_features": list(LEXICAL_FEATURES),
         "seed": seed,
-        "data_sha256": _digest(data_dir),
+        "data_sha256": data_digest(data_dir),
         "sizes": {split: len(rows[split]) for split in SPLITS},
         "heads": {},
     }
@@ -191,46 +161,35 @@ def train(data_dir: Path = DATA_DIR, seed: int = 0, encode: Encode | None = None
         meta["heads"][name] = {
             "temperature": head.temperature,
             "threshold": head.threshold,
-            "test": evaluate(head, x["test"], labels["test"], seed),
+            "dev": evaluate(head, x["dev"], labels["dev"], seed),
         }
-    gold = [r.label for r in rows["test"]]
-    lexical = [v.label for v in LexicalDetector().classify([("", r) for r in responses["test"]])]
-    lex = accuracy(gold, lexical)
-    meta["lexical_test"] = {
-        "n": lex.n,
-        "binary": lex.binary,
-        "three_class": lex.three_class,
-        **bootstrap_ci(gold, lexical, seed),
-        "confusion": lex.confusion,
-    }
     return heads, meta
 
 
 def save(heads: dict[str, Head], meta: dict, npz: Path = HEADS_NPZ, meta_path: Path = HEADS_JSON) -> None:
-    """Write the heads' arrays (npz) and their metadata and test numbers (json)."""
-    npz.parent.mkdir(parents=True, exist_ok=True)
+    """Write the heads' arrays (npz) and their metadata and dev numbers (json)."""
     arrays = {
-        f"{name}.{key}": getattr(head, key).astype(np.float32)
+        f"{name}.{key}": getattr(head, key)
         for name, head in heads.items()
         for key in ("weight", "bias", "mean", "scale")
     }
-    np.savez_compressed(npz, **arrays)
+    write_npz(npz, arrays)
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder with train/dev/test.jsonl")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap of the test intervals")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap of the dev intervals")
     args = parser.parse_args(argv)
     heads, meta = train(args.data, args.seed)
     save(heads, meta)
-    summary = {name: meta["heads"][name]["test"] for name in HEADS} | {"lexical": meta["lexical_test"]}
-    for name, numbers in summary.items():
+    for name in HEADS:
+        numbers = meta["heads"][name]["dev"]
         sys.stdout.write(
-            f"{name:10s} test n={numbers['n']} binary={numbers['binary']:.3f} 3-class={numbers['three_class']:.3f}\n"
+            f"{name:10s} dev n={numbers['n']} binary={numbers['binary']:.3f} 3-class={numbers['three_class']:.3f}\n"
         )
-    return 0
+    return reader_train.main(["--data", str(args.data)])
 
 
 if __name__ == "__main__":
