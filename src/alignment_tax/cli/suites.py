@@ -18,12 +18,25 @@ app.add_typer(suite_app, name="suite")
 @app.command()
 @friendly
 def suites() -> None:
-    """List the bundled suites."""
-    from alignment_tax.suite.loaders import bundled_suites
+    """List the bundled and standard suites with source, version, licence and item counts."""
+    from alignment_tax.errors import AltaxError
+    from alignment_tax.suite.loaders import STANDARD_PARTS, bundled_suites, standard_suite
+    from alignment_tax.suite.standard import SOURCES
 
-    table = Table("suite", "version", "items", "description")
+    table = Table("suite", "source", "version", "licence", "items", "description")
     for suite in bundled_suites():
-        table.add_row(suite.name, suite.version, str(len(suite.items)), suite.description)
+        table.add_row(suite.name, "alignment-tax", suite.version, "project", str(len(suite.items)), suite.description)
+    for name in (*STANDARD_PARTS, "standard"):
+        source = SOURCES.get(name)
+        try:
+            loaded = standard_suite(name)
+        except AltaxError as error:
+            table.add_row(name, source.package if source else "", "", "", "-", str(error))
+            continue
+        package = source.package if source else "the four above + core benign"
+        licence = source.licence if source else "as its parts"
+        version = source.version if source else "its parts'"
+        table.add_row(name, package, version, licence, str(len(loaded.items)), loaded.description)
     console.print(table)
 
 

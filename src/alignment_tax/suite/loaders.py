@@ -108,12 +108,40 @@ def _load_bundled(folder) -> Suite:
     return Suite(meta["name"], meta["version"], tuple(items), meta.get("description", ""))
 
 
+STANDARD_PARTS = ("mmlu", "humaneval", "harmbench", "strongreject")
+
+
+def standard_suite(name: str) -> Suite:
+    """A standard suite read from its package's data; ``standard`` joins all four and the core benign items."""
+    from alignment_tax.suite.standard import SOURCES, standard_items
+
+    if name != "standard":
+        source = SOURCES[name]
+        return Suite(name, f"{source.package}=={source.version}", standard_items(name), source.provenance)
+    items = [item for part in STANDARD_PARTS for item in standard_items(part)]
+    items += [item for item in _load_bundled(_bundled_root().joinpath("core")).items if item.kind == "benign"]
+    version = "+".join(f"{SOURCES[part].package}=={SOURCES[part].version}" for part in STANDARD_PARTS)
+    return Suite(name, version, tuple(items), "MMLU, HumanEval, HarmBench, StrongREJECT and core benign items")
+
+
 def load_suite(name_or_path: str) -> Suite:
-    """A bundled suite by name, or a suite file by path."""
+    """A bundled or standard suite by name, a suite file by path, or a Hugging Face dataset through a .toml mapping."""
     folder = _bundled_root().joinpath(name_or_path)
     if "/" not in name_or_path and folder.is_dir():
         return _load_bundled(folder)
+    if name_or_path in (*STANDARD_PARTS, "standard"):
+        return standard_suite(name_or_path)
     if Path(name_or_path).suffix in (".jsonl", ".csv"):
         return load_suite_file(name_or_path)
-    known = ", ".join(s.name for s in bundled_suites())
-    raise AltaxError(f"unknown suite {name_or_path!r}: give a bundled name ({known}) or a .jsonl/.csv file")
+    if Path(name_or_path).suffix == ".toml":
+        from alignment_tax.suite.hf import load_dataset_suite
+
+        name, items = load_dataset_suite(name_or_path)
+        _check_unique(items, name_or_path)
+        suite = Suite(name, "", tuple(items))
+        return Suite(name, suite.content_hash, suite.items)
+    known = ", ".join([*(s.name for s in bundled_suites()), *STANDARD_PARTS, "standard"])
+    raise AltaxError(
+        f"unknown suite {name_or_path!r}: give a suite name ({known}), a .jsonl/.csv file "
+        "or a .toml dataset mapping"
+    )

