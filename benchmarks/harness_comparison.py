@@ -31,8 +31,9 @@ of torch's default matmul and a oneDNN-prepacked one), and the
 fraction of it reached in batched decoding, counted as 2 x non-embedding parameters per generated
 token (also shown counting the tied LM head, which every generated token does multiply by).
 
-Prints a table and writes benchmarks/results/harness_comparison.json (earlier invocations are
-kept, summarised, under ``history``).
+Prints a table and writes benchmarks/results/CPU/harness_comparison.json, one folder per CPU model
+(``machine.py``: the model name, its kernel-relevant flags such as AVX-512 and AMX, cores, threads);
+earlier invocations on the same CPU are kept, summarised, under ``history``.
 
 Usage: python benchmarks/harness_comparison.py [--per-category N] [--max-new-tokens T] [--rounds R]
 Setup (once; see benchmarks/requirements-harness.txt and docs/backends.md, "Speed"):
@@ -56,10 +57,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine, results_path
+
 SPEC = "builtin:smollm2-135m-instruct"
 ALL_SYSTEMS = ("altax", "lm-eval", "inspect", "altax-dense", "altax-whole-prompts", "altax-pipeline")
 CONFIG = "safety-prompt"
-RESULTS = Path(__file__).parent / "results" / "harness_comparison.json"
 HARNESS_PYTHONS = (Path(__file__).parent.parent / ".venv-bench/bin/python", Path("/work/venv-bench/bin/python"))
 
 
@@ -568,9 +570,7 @@ def main() -> None:
     record = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cores": os.cpu_count(),
+            **machine(),
             "torch_threads": args.threads,
             "load_average_start": load_start,
             "load_average_end": load_end,
@@ -613,9 +613,9 @@ def main() -> None:
         ],
         "outputs_round1": {name: row["outputs"] for name, row in rounds[0].items() if "outputs" in row},
     }
-    history = []
-    if RESULTS.is_file():
-        previous = json.loads(RESULTS.read_text())
+    history, out = [], results_path("harness_comparison", record["machine"])
+    if out.is_file():
+        previous = json.loads(out.read_text())
         history = previous.get("history", [])
         history.append(
             {
@@ -629,8 +629,8 @@ def main() -> None:
             }
         )
     record["history"] = history[-10:]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

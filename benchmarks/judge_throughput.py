@@ -10,7 +10,7 @@ Two measures per detector and set:
   ``--total`` answers (the set again and again, one call per pass over the set, so no answer's work
   is shared with a copy of itself), timed from start to exit.
 
-Prints a table and writes benchmarks/results/judge_throughput.json.
+Prints a table and writes benchmarks/results/CPU/judge_throughput.json (one folder per CPU model, ``machine.py``).
 
 Usage: python benchmarks/judge_throughput.py [--store PATH] [--total N] [--repeats R] [--detectors a,b]
 """
@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine, results_path
 
 from alignment_tax.jsonl import read_models
 from alignment_tax.judge.detectors import get_detector
@@ -89,13 +90,6 @@ def whole_command(name: str, pairs: list[tuple[str, str]], total: int) -> dict:
     return {"total": total, "seconds": seconds, "per_second": total / seconds}
 
 
-def cpu_name() -> str:
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.is_file() else []
-    names = (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    return next(names, platform.processor())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=None, help="a store.sqlite whose generations are the short set")
@@ -121,11 +115,12 @@ def main() -> None:
                 flush=True,
             )
     load = (load_before, os.getloadavg()[0])
-    print(f"{cpu_name()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {load}")
-    out = Path(__file__).parent / "results" / "judge_throughput.json"
-    out.parent.mkdir(exist_ok=True)
-    machine = {"cpu": cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform(), "load_average": load}
-    out.write_text(json.dumps({"machine": machine, "store": str(args.store), "rows": rows}, indent=2) + "\n")
+    info = {**machine(), "load_average": load}
+    flags = " ".join(info["cpu_flags"])
+    print(f"{info['cpu']} ({flags}), {info['cores']} CPUs, OMP_NUM_THREADS={info['omp_num_threads']}, load {load}")
+    out = results_path("judge_throughput", info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": info, "store": str(args.store), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""The machine a benchmark ran on (CPU model, the SIMD flags that pick kernels) and its per-CPU results folder."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+KERNEL_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8")
+"""CPU flags that decide which matmul kernels torch, MKL and oneDNN use."""
+
+
+def _cpuinfo(field: str) -> str:
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.is_file() else []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":")[0].strip() == field), "")
+
+
+def machine() -> dict:
+    """CPU model, its kernel-relevant flags, cores, threads asked for and the platform."""
+    flags = set(_cpuinfo("flags").split())
+    return {
+        "cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
+        "cpu_flags": [f for f in KERNEL_FLAGS if f in flags],
+        "cores": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "platform": platform.platform(),
+    }
+
+
+def cpu_key(info: dict) -> str:
+    """A folder name for the CPU: its model, plus AMX when present (same model names hide different chips)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", info["cpu"].lower())).strip("-")
+    return f"{slug}-amx" if "amx_tile" in info["cpu_flags"] else slug
+
+
+def results_path(name: str, info: dict | None = None) -> Path:
+    """Where benchmark ``name`` keeps this machine's results: ``results/<cpu>/<name>.json``."""
+    return RESULTS / cpu_key(info or machine()) / f"{name}.json"
