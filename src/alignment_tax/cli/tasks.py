@@ -16,6 +16,10 @@ from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
+Sample = Annotated[
+    int | None, typer.Option(help="N items in all, a seeded sample stratified by category (after --limit).", min=1)
+]
+SuiteOption = "Suite name (see altax suites), .jsonl/.csv file or .toml dataset mapping (docs/suites.md)."
 BatchSize = Annotated[
     int, typer.Option(min=1, help="Sequences generated at once; every four batches are stored together.")
 ]
@@ -57,8 +61,9 @@ def _execute(experiment, run_settings) -> None:
 @friendly
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file (.toml or .yaml).")] = None,
-    suite: Annotated[str | None, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = None,
+    suite: Annotated[str | None, typer.Option(help=SuiteOption)] = None,
     limit: Limit = None,
+    sample: Sample = None,
     fresh: Fresh = False,
     batch_size: BatchSize = 16,
     detector: Detector = DEFAULT_DETECTOR,
@@ -77,7 +82,9 @@ def run(
     _use_kernel(kernel)
     from alignment_tax.configs.experiment import experiment_with
 
-    experiment = experiment_with(config, suite=suite, limit=limit, target_ci=target_ci, chunk_size=chunk_size)
+    experiment = experiment_with(
+        config, suite=suite, limit=limit, sample=sample, target_ci=target_ci, chunk_size=chunk_size
+    )
     run_settings = settings(
         results_dir,
         fresh=fresh,
@@ -95,8 +102,9 @@ def run(
 def compare(
     reference: Annotated[str, typer.Option(help="Model spec of the reference (unaligned) model.")],
     aligned: Annotated[str, typer.Option(help="Model spec of the aligned model.")],
-    suite: Annotated[str, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = "core",
+    suite: Annotated[str, typer.Option(help=SuiteOption)] = "core",
     limit: Limit = None,
+    sample: Sample = None,
     fresh: Fresh = False,
     batch_size: BatchSize = 16,
     detector: Detector = DEFAULT_DETECTOR,
@@ -108,7 +116,7 @@ def compare(
     _use_kernel(kernel)
     from alignment_tax.configs.experiment import pair_experiment
 
-    experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit})
+    experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit, "sample": sample})
     _execute(
         experiment,
         settings(results_dir, fresh=fresh, batch_size=batch_size, detector=detector, executor=executor),

@@ -159,6 +159,8 @@ class Experiment(BaseModel):
     decoding: Decoding = Field(default_factory=Decoding)
     limit: int | None = Field(default=None, ge=1)
     """Keep at most this many items per category (a quick look; the first ones in suite order)."""
+    sample: int | None = Field(default=None, ge=1)
+    """Keep this many items in all, a stratified sample over categories drawn with ``draw_seed``."""
     target_ci: float | None = Field(default=None, gt=0)
     """Adaptive run: draw items in chunks until every tax CI half-width is at most this many points."""
     chunk_size: int = Field(default=50, ge=1)
