@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,15 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 def test_mapping_is_validated(tmp_path: Path) -> None:
     with pytest.raises(AltaxError, match="needs an 'answer' column"):
         load_suite(_write(tmp_path, 'dataset = "mine"\nprompt = "question"'))
+
+
+def test_without_datasets_the_error_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, 'dataset = "mine"\nprompt = "question"\nanswer = "label"')
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(AltaxError, match=r"alignment-tax\[datasets\]"):
+        load_suite(path)
+
+
+def test_harmful_dataset_needs_no_answer(tmp_path: Path) -> None:
+    suite = load_suite(_write(tmp_path, 'dataset = "mine"\nprompt = "question"\nkind = "harmful"'))
+    assert {(i.kind, i.category, i.reference.scorer) for i in suite.items} == {("harmful", "harmful", "refuse")}
