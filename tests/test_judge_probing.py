@@ -15,14 +15,14 @@ from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.judge.probe import probe_log_odds
 from alignment_tax.judge.stage import judge_name
 from alignment_tax.models import specs
-from alignment_tax.probing import (
+from alignment_tax.store import Store
+from alignment_tax.workflows.probe import (
     calibrate,
     estimate_rates,
     probe_experiment,
     rate_matching_threshold,
     write_probe,
 )
-from alignment_tax.store import Store
 from scripted import ScriptedBackend
 
 

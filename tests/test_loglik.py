@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from alignment_tax.outcomes import JudgedItem
 
 from alignment_tax.analysis.loglik import loglik_gap
-from alignment_tax.outcomes import JudgedItem
 
 MODEL = "builtin:smollm2-135m-instruct"
 
@@ -107,8 +107,8 @@ def test_steered_and_routed_configurations_are_scored_as_they_answered():
     from alignment_tax.configs.schema import Configuration, Guardrail, Router, Steering
     from alignment_tax.interventions.routing import load_backends
     from alignment_tax.models.specs import load_backend
-    from alignment_tax.run.loglik import score_choices
     from alignment_tax.suite.schema import Item
+    from alignment_tax.workflows.loglik import score_choices
 
     items = [
         Item.model_validate(

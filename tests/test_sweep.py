@@ -7,7 +7,7 @@ import pytest
 from alignment_tax.analysis.sweep import Constraints, SplitNumbers, SweepPoint, choose, split_items
 from alignment_tax.errors import AltaxError
 from alignment_tax.suite.schema import CAPABILITY_CATEGORIES, Item
-from alignment_tax.sweep import sweep_experiment
+from alignment_tax.workflows.sweep import sweep_experiment
 
 MODEL = "builtin:smollm2-135m-instruct"
 
@@ -76,7 +76,7 @@ def test_sweep_experiment_has_the_reference_and_one_configuration_per_nonzero_se
 def test_tiny_sweep_on_the_embedded_model(tmp_path, monkeypatch):
     from alignment_tax.configs.schema import Decoding
     from alignment_tax.pipeline import Settings
-    from alignment_tax.sweep import run_sweep
+    from alignment_tax.workflows.sweep import run_sweep
 
     monkeypatch.setenv("ALTAX_CACHE_DIR", str(tmp_path / "cache"))  # packaged directions only
     experiment = sweep_experiment(MODEL, "caa-smollm2-135m-instruct", [12], [0, 0.3], limit=2)

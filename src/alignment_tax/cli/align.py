@@ -117,8 +117,8 @@ def align_check(
 
     from alignment_tax.errors import AltaxError
     from alignment_tax.lab.data import load_files, select
-    from alignment_tax.lab.evaluate import refusal_rates
     from alignment_tax.report.progress import stage_progress
+    from alignment_tax.workflows.lab_evaluation import refusal_rates
 
     if split not in ("train", "heldout"):
         raise AltaxError(f"--split {split!r}: use train or heldout")

@@ -29,7 +29,7 @@ def loglik(
     from alignment_tax.interventions.routing import load_backends
     from alignment_tax.judge.stage import judge_name
     from alignment_tax.models.specs import load_backend
-    from alignment_tax.run.loglik import choice_items, score_choices
+    from alignment_tax.workflows.loglik import choice_items, score_choices
 
     if target not in ("letter", "text"):
         raise AltaxError(f"--target must be letter or text, not {target!r}")

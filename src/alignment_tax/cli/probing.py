@@ -39,8 +39,14 @@ def probe(
     answer position (one forward pass per prompt, nothing generated); writes a JSON under RESULTS_DIR/probes."""
     from alignment_tax.configs.experiment import experiment_with
     from alignment_tax.judge.stage import judge_name, judge_run
-    from alignment_tax.probing import DEFAULT_THRESHOLD, calibrate, estimate_rates, probe_experiment, write_probe
     from alignment_tax.report.progress import stage_progress
+    from alignment_tax.workflows.probe import (
+        DEFAULT_THRESHOLD,
+        calibrate,
+        estimate_rates,
+        probe_experiment,
+        write_probe,
+    )
 
     experiment = experiment_with(experiment_file, limit=limit)
     run_settings = settings(results_dir)

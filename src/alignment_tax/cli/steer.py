@@ -109,7 +109,7 @@ def sweep(
     from alignment_tax.analysis.sweep import Constraints
     from alignment_tax.interventions.directions import default_direction_name, load_direction
     from alignment_tax.report.progress import stage_progress
-    from alignment_tax.sweep import run_sweep, sweep_experiment
+    from alignment_tax.workflows.sweep import run_sweep, sweep_experiment
 
     if mode not in ("add", "ablate"):
         raise AltaxError(f"--mode must be add or ablate, not {mode!r}")
