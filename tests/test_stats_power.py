@@ -35,19 +35,25 @@ def test_items_needed_rejects_impossible_inputs():
         items_needed(5, 15, power=1.5)
 
 
-def test_plan_command():
-    result = subprocess.run(
-        [sys.executable, "-m", "alignment_tax", "plan", "--tax", "5", "--discordance", "15"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def altax(*args):
+    return subprocess.run([sys.executable, "-m", "alignment_tax", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_power_command():
+    result = altax("power", "--tax", "5", "--discordance", "15")
     assert result.returncode == 0, result.stderr
-    assert f"{items_needed(5, 15)} items per category" in result.stdout
-    both = subprocess.run(
-        [sys.executable, "-m", "alignment_tax", "plan", "--tax", "5"], capture_output=True, text=True, timeout=120
-    )
+    assert f"{items_needed(5, 15)} items per category" in result.stdout and "is now" not in result.stderr
+    both = altax("power", "--tax", "5")
     assert both.returncode == 2 and "--discordance" in both.stderr
+
+
+def test_plan_is_the_old_name_of_power_with_a_notice():
+    old = altax("plan", "--tax", "5", "--discordance", "15")
+    assert old.returncode == 0, old.stderr
+    assert old.stdout == altax("power", "--tax", "5", "--discordance", "15").stdout
+    assert "`altax plan` is now `altax power`" in old.stderr
+    assert altax("plan", "--tax", "5").returncode == 2
+    assert "plan" not in altax("--help").stdout.split()
 
 
 def test_plan_from_pilot_uses_each_category_discordance():

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from alignment_tax.cli.app import app, console, friendly
+from alignment_tax.cli.app import app, console
 from alignment_tax.files import write_text
 
 DataFiles = Annotated[
@@ -20,7 +20,6 @@ Scope = Annotated[str, typer.Option(help="general (every area) or one area, e.g.
 
 
 @app.command()
-@friendly
 def align(
     base: Annotated[str, typer.Argument(help="Base model: builtin:NAME or hf:ID_OR_PATH.")],
     data: DataFiles,
@@ -102,7 +101,6 @@ def align(
 
 
 @app.command("align-check")
-@friendly
 def align_check(
     model: Annotated[str, typer.Argument(help="Model spec, e.g. builtin:smollm2-135m-instruct+safety-lora.")],
     data: DataFiles,

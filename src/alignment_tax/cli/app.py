@@ -1,8 +1,7 @@
-"""The `altax` Typer app, its shared options, and the one-line handling of user errors."""
+"""The `altax` Typer app: one place that turns a user error into a line on stderr, and the store helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -10,30 +9,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from alignment_tax.errors import AltaxError
 
-app = typer.Typer(help="Measure the alignment tax: what safety costs a model in capability.", no_args_is_help=True)
-console = Console() if Console().is_terminal else Console(width=120)
-_state = {"debug": False}
 
-ResultsDir = Annotated[
-    Path | None,
-    typer.Option("--results-dir", help="Store and results folder [env ALTAX_RESULTS_DIR, default ./altax-results]."),
-]
-RunId = Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'latest'.")]
-Detector = Annotated[str, typer.Option(help="Refusal detector (lexical, embedding, ensemble, llm-judge[:SPEC]).")]
+class FriendlyGroup(TyperGroup):
+    """Runs every command: a project error prints one line and exits 2 (the traceback only with --debug),
+    Ctrl-C says how to resume and exits 130."""
 
-
-def friendly(command: Callable) -> Callable:
-    """Print a user error in one line and exit 2, unless --debug asks for the traceback."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
+    def invoke(self, ctx: typer.Context):
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
         except AltaxError as error:
-            if _state["debug"]:
+            if ctx.params.get("debug"):
                 raise
             Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -41,12 +30,32 @@ def friendly(command: Callable) -> Callable:
             Console(stderr=True).print("interrupted: finished batches are stored; run again to resume")
             raise typer.Exit(130) from None
 
-    return wrapper
+
+app = typer.Typer(
+    cls=FriendlyGroup, help="Measure the alignment tax: what safety costs a model in capability.", no_args_is_help=True
+)
+console = Console() if Console().is_terminal else Console(width=120)
 
 
 @app.callback()
 def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
-    _state["debug"] = debug
+    """Measure the alignment tax: what safety costs a model in capability."""
+
+
+def deprecated_alias(command, old: str, new: str):
+    """``command`` under its old name: the same options, and a notice on stderr naming the new command."""
+
+    @wraps(command)
+    def alias(**options):
+        Console(stderr=True).print(
+            f"note: `altax {old}` is now `altax {new}`; the old name goes away in the next release",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return command(**options)
+
+    alias.__doc__ = f"Deprecated name of `altax {new}`."
+    return alias
 
 
 def settings(results_dir: Path | None, **options):

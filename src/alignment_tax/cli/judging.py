@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.options import Detector, ResultsDir, RunId
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
@@ -35,7 +36,6 @@ app.add_typer(judge_app, name="judge")
 
 
 @judge_app.command("run", hidden=True)
-@friendly
 def judge_stored(
     run_id: RunId = "latest",
     detector: Detector = DEFAULT_DETECTOR,
@@ -60,7 +60,6 @@ def _pct(rate) -> str:
 
 
 @judge_app.command("audit")
-@friendly
 def audit(
     run_id: RunId = "latest",
     sample: Annotated[int, typer.Option(min=1, help="Answers to sample per configuration.")] = 50,
@@ -101,7 +100,6 @@ def audit(
 
 
 @judge_app.command("refusals")
-@friendly
 def refusals(
     file: Annotated[Path, typer.Argument(help="A CSV file with a response column.")],
     column: Annotated[str, typer.Option(help="The column holding the responses.")] = "completion",
@@ -138,7 +136,6 @@ def refusals(
 
 
 @judge_app.command("probe")
-@friendly
 def probe(
     run_id: RunId = "latest",
     detector: Detector = DEFAULT_DETECTOR,

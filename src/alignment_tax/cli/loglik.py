@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.options import Detector, ResultsDir, RunId
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 @app.command()
-@friendly
 def loglik(
     run_id: RunId = "latest",
     target: Annotated[str, typer.Option(help="Score each choice's letter, or its text (per-character).")] = "letter",

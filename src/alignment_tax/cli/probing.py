@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.options import Detector, ResultsDir
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -18,7 +19,6 @@ def _pct(value: float) -> str:
 
 
 @app.command()
-@friendly
 def probe(
     experiment_file: Annotated[
         Path | None,

@@ -10,7 +10,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.options import Detector, ResultsDir, RunId
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -24,7 +25,6 @@ def write_run_report(run_settings, results_path: Path, out: Path | None = None) 
 
 
 @app.command()
-@friendly
 def report(
     run_id: RunId = "latest",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file [default: RUN/report.html]")] = None,
@@ -44,7 +44,6 @@ def report(
 
 
 @app.command()
-@friendly
 def export(
     run_id: RunId = "latest",
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
@@ -76,7 +75,6 @@ def _change(change) -> str:
 
 
 @app.command()
-@friendly
 def diff(
     run_a: Annotated[str, typer.Argument(help="The earlier run (id, prefix or 'latest').")],
     run_b: Annotated[str, typer.Argument(help="The later run.")],

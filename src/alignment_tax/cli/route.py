@@ -8,14 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import app, console, friendly
+from alignment_tax.cli.app import app, console
 
 route_app = typer.Typer(help="The router's risk classifier.", no_args_is_help=True)
 app.add_typer(route_app, name="route")
 
 
 @route_app.command("train")
-@friendly
 def route_train(
     data: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.jsonl [default: shipped].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the cross-fitting folds and of the bootstrap.")] = 0,
@@ -33,7 +32,6 @@ def route_train(
 
 
 @route_app.command("score")
-@friendly
 def route_score(
     prompts: Annotated[list[str], typer.Argument(help="Prompts to score.")],
     classifier: Annotated[str, typer.Option(help="Packaged name, or path to a trained .npz.")] = "default",

@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from alignment_tax.cli.app import Detector, ResultsDir, RunId, app, console, friendly, open_store, settings
-from alignment_tax.cli.stats import ClusterBy, WorkloadFile
+from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.options import ClusterBy, Detector, ResultsDir, RunId, WorkloadFile
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 
 @app.command()
-@friendly
 def show(
     run_id: RunId = "latest",
     detector: Detector = DEFAULT_DETECTOR,
@@ -72,7 +71,6 @@ def _interrupted(info: RunInfo, owner: Owner, infos: list[RunInfo]) -> str:
 
 
 @app.command()
-@friendly
 def runs(results_dir: ResultsDir = None) -> None:
     """List the runs in the store. A run whose process has died shows as interrupted, with how to resume it."""
     from alignment_tax.run.owner import owner

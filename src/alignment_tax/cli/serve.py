@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from alignment_tax.cli.app import app, console, friendly
+from alignment_tax.cli.app import app, console
 from alignment_tax.errors import AltaxError
 
 
 @app.command()
-@friendly
 def serve(
     model: Annotated[str, typer.Argument(help="Model spec to serve, e.g. builtin:smollm2-135m-instruct.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, settings
+from alignment_tax.cli.app import app, console, settings
+from alignment_tax.cli.options import Detector, ResultsDir
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
@@ -28,7 +29,6 @@ def _numbers(text: str, kind: type) -> list:
 
 
 @steer_app.command("extract")
-@friendly
 def extract(
     model: Model = DEFAULT_MODEL,
     method: Annotated[str, typer.Option(help="caa (refusal vs compliance openings) or mean-diff.")] = "caa",
@@ -62,7 +62,6 @@ def extract(
 
 
 @steer_app.command("list")
-@friendly
 def list_() -> None:
     """List saved directions (packaged ones and those in the user cache)."""
     from alignment_tax.interventions.directions import PACKAGED, list_directions
@@ -82,7 +81,6 @@ def list_() -> None:
 
 
 @steer_app.command("sweep")
-@friendly
 def sweep(
     layers: Annotated[str, typer.Option(help="Comma-separated decoder layers, e.g. 8,12,16.")],
     strengths: Annotated[str, typer.Option(help="Comma-separated strengths (x typical residual norm).")] = "0,0.1,0.2",

@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import app, console, friendly
+from alignment_tax.cli.app import app, console
 
 suite_app = typer.Typer(help="Work with suite files.", no_args_is_help=True)
 app.add_typer(suite_app, name="suite")
 
 
 @app.command()
-@friendly
 def suites() -> None:
     """List the bundled and standard suites with source, version, licence and item counts."""
     from alignment_tax.errors import AltaxError
@@ -41,7 +40,6 @@ def suites() -> None:
 
 
 @suite_app.command("check")
-@friendly
 def suite_check(file: Annotated[Path, typer.Argument(help="A .jsonl or .csv suite file.")]) -> None:
     """Validate a suite file and summarise it by kind and category."""
     from alignment_tax.suite.loaders import load_suite_file

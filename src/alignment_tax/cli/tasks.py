@@ -9,30 +9,22 @@ from typing import Annotated
 
 import typer
 
-from alignment_tax.cli.app import Detector, ResultsDir, app, console, friendly, settings
+from alignment_tax.cli.app import app, console, settings
+from alignment_tax.cli.options import (
+    SUITE_HELP,
+    BatchSize,
+    ClusterBy,
+    Detector,
+    Executor,
+    Fresh,
+    Kernel,
+    Limit,
+    ResultsDir,
+    Sample,
+    WorkloadFile,
+)
 from alignment_tax.cli.reporting import write_run_report
-from alignment_tax.cli.stats import ClusterBy, WorkloadFile
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
-
-Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
-Fresh = Annotated[bool, typer.Option(help="Ignore cached generations.")]
-Sample = Annotated[
-    int | None, typer.Option(help="N items in all, a seeded sample stratified by category (after --limit).", min=1)
-]
-SuiteOption = "Suite name (see altax suites), .jsonl/.csv file or .toml dataset mapping (docs/suites.md)."
-BatchSize = Annotated[
-    int, typer.Option(min=1, help="Sequences generated at once; every four batches are stored together.")
-]
-Executor = Annotated[
-    str, typer.Option(help="local, ray (a Ray instance on this machine) or ray:HOST:PORT (a Ray cluster).")
-]
-Kernel = Annotated[
-    str,
-    typer.Option(
-        help="Linear-layer kernel of CPU float32 models: auto (timed once per machine and model, then cached), "
-        "dense (torch's default) or onednn (prepacked). Sets ALTAX_KERNEL."
-    ),
-]
 
 
 def _use_kernel(kernel: str) -> None:
@@ -58,10 +50,9 @@ def _execute(experiment, run_settings) -> None:
 
 
 @app.command()
-@friendly
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Experiment file (.toml or .yaml).")] = None,
-    suite: Annotated[str | None, typer.Option(help=SuiteOption)] = None,
+    suite: Annotated[str | None, typer.Option(help=SUITE_HELP)] = None,
     limit: Limit = None,
     sample: Sample = None,
     fresh: Fresh = False,
@@ -98,11 +89,10 @@ def run(
 
 
 @app.command()
-@friendly
 def compare(
     reference: Annotated[str, typer.Option(help="Model spec of the reference (unaligned) model.")],
     aligned: Annotated[str, typer.Option(help="Model spec of the aligned model.")],
-    suite: Annotated[str, typer.Option(help=SuiteOption)] = "core",
+    suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "core",
     limit: Limit = None,
     sample: Sample = None,
     fresh: Fresh = False,

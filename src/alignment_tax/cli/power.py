@@ -1,28 +1,19 @@
-"""`altax plan` and the analysis options shared by run and show (workload file, clustering)."""
+"""`altax power` (formerly `altax plan`): the items per category needed to detect a tax."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import ResultsDir, app, console, friendly, open_store, settings
+from alignment_tax.cli.app import app, console, deprecated_alias, open_store, settings
+from alignment_tax.cli.options import ResultsDir
 from alignment_tax.errors import AltaxError
-
-WorkloadFile = Annotated[
-    Path | None,
-    typer.Option("--workload", help="TOML/JSON file of category -> share of your traffic: adds the workload tax."),
-]
-ClusterBy = Annotated[
-    str, typer.Option("--cluster", help="Clusters for standard errors and bootstraps: item, group or category.")
-]
 
 
 @app.command()
-@friendly
-def plan(
+def power(
     tax: Annotated[float, typer.Option(help="Tax to detect, in points.")],
     power: Annotated[float, typer.Option(help="Probability of detecting it.")] = 0.8,
     alpha: Annotated[float, typer.Option(help="Two-sided level of McNemar's exact test.")] = 0.05,
@@ -47,14 +38,21 @@ def plan(
             highlight=False,
         )
         return
-    from alignment_tax.pipeline import analyse
+    from alignment_tax.pipeline import analyse  # imports torch: only for a pilot run
 
     run_settings = settings(results_dir)
     with open_store(run_settings.store_path) as store:
         results = analyse(store, store.run(pilot).run_id, run_settings).results
+    _print_pilot_plan(plan_from_pilot(results, tax, power, alpha), tax, power, alpha)
+
+
+def _print_pilot_plan(rows, tax: float, power: float, alpha: float) -> None:
     table = Table("configuration", "category", "pilot items", "discordance", "items needed", title_justify="left")
     table.title = f"Items to detect a tax of {tax:g} points, power {power:g}, alpha {alpha:g} (McNemar exact)"
-    for row in plan_from_pilot(results, tax, power, alpha):
+    for row in rows:
         needed = str(row.items_needed) if row.items_needed is not None else f"discordance < {abs(tax):g}%"
         table.add_row(row.config, row.category, str(row.pilot_items), f"{row.discordance:.1f}%", needed)
     console.print(table)
+
+
+app.command("plan", hidden=True)(deprecated_alias(power, "plan", "power"))
