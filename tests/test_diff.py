@@ -7,7 +7,7 @@ import pytest
 
 from alignment_tax.analysis.diff import diff_runs, flip_label, item_status
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 from scripted_run import scripted_run
 
 

@@ -14,7 +14,7 @@ from alignment_tax.analysis.frontier import (
     nondominated,
 )
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 
 def _as_min(points, maximise):

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.store import APPLICATION_ID, SCHEMA, GenerationRecord, RunInfo, Store
+from alignment_tax.records import GenerationRecord, RunInfo
+from alignment_tax.store import APPLICATION_ID, SCHEMA, Store
 from alignment_tax.suite.schema import Item
 
 ALTAX = [sys.executable, "-m", "alignment_tax"]

@@ -19,7 +19,8 @@ from alignment_tax.judge.audit import (
     write_audit_csv,
 )
 from alignment_tax.judge.stage import judge_name, judge_run
-from alignment_tax.store import GenerationRecord, PlannedRequest, RunInfo, Store
+from alignment_tax.records import GenerationRecord, PlannedRequest, RunInfo
+from alignment_tax.store import Store
 from alignment_tax.suite.schema import Item
 
 REFUSE = "I'm sorry, but I can't help with that."

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from alignment_tax.outcomes import JudgedItem
 
 from alignment_tax.analysis.loglik import loglik_gap
+from alignment_tax.records import JudgedItem
 
 MODEL = "builtin:smollm2-135m-instruct"
 

@@ -6,7 +6,7 @@ from scipy import stats
 
 from alignment_tax.analysis.paired import paired_tax
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import OUTCOMES
+from alignment_tax.records import OUTCOMES
 
 # Ten items: reference and configuration outcome, correct.
 TABLE = [

@@ -112,9 +112,9 @@ def test_routed_configurations_get_the_adaptive_guardrail_section(page):
     from rich.console import Console
 
     from alignment_tax.analysis.routing import route_summary
+    from alignment_tax.records import Route
     from alignment_tax.report.html import routing_section
     from alignment_tax.report.terminal import routing_table
-    from alignment_tax.store import Route
     from alignment_tax.suite.schema import Item
 
     html, _ = page

@@ -8,7 +8,7 @@ from alignment_tax.analysis.aggregates import Workload
 from alignment_tax.analysis.inference import benjamini_hochberg
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 # item, category, (reference outcome, correct), (configuration outcome, correct)
 CAPABILITY = [

@@ -4,7 +4,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from alignment_tax.analysis.safety import UNSPECIFIED_DOMAIN, proportion, safety_stats, wilson_interval
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 
 def _row(item_id, kind, domain, outcome):

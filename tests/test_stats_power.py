@@ -59,7 +59,7 @@ def test_plan_is_the_old_name_of_power_with_a_notice():
 def test_plan_from_pilot_uses_each_category_discordance():
     from alignment_tax.analysis.power import plan_from_pilot
     from alignment_tax.analysis.results import summarize
-    from alignment_tax.outcomes import JudgedItem
+    from alignment_tax.records import JudgedItem
 
     rng = np.random.default_rng(2)
     rows = []

@@ -26,10 +26,11 @@ from alignment_tax.judge.sandbox import weaker_sandbox
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.models.specs import load_backend, parse_spec
+from alignment_tax.records import Route, RunInfo
 from alignment_tax.run.owner import hold
 from alignment_tax.run.planner import plan
 from alignment_tax.run.ray_executor import open_executor
-from alignment_tax.store import Route, RunInfo, Store
+from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.sampling import stratified_sample
 from alignment_tax.suite.schema import Item

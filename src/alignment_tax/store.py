@@ -1,4 +1,5 @@
-"""The SQLite store every stage reads and writes: runs, planned requests, generations, judgments."""
+"""The SQLite store every stage reads and writes: it persists the records of records.py (runs, planned
+requests, routes, generations, judgments) and holds no record types of its own."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import GenerationRecord, JudgedItem, PlannedRequest, Route, RunInfo
 from alignment_tax.suite.schema import Item
 
 SCHEMA = """
@@ -51,52 +51,6 @@ SCHEMA_VERSION = 1
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-
-@dataclass(frozen=True)
-class GenerationRecord:
-    """One stored completion with what was sent to get it."""
-
-    key: str
-    model_fingerprint: str
-    prompt: str
-    template_hash: str
-    text: str
-    finish_reason: str
-    n_tokens: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    """A run's request: which configuration answers which item under which cache key."""
-
-    config: str
-    item_id: str
-    key: str
-    sample: int = 0
-
-
-@dataclass(frozen=True)
-class Route:
-    """How a routed configuration answered one item: the prompt's risk score and whether the guardrail was on."""
-
-    config: str
-    item_id: str
-    risk: float
-    guarded: bool
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    run_id: str
-    created_at: float
-    experiment: dict
-    suite_name: str
-    suite_version: str
-    suite_hash: str
-    reference: str
-    status: str
 
 
 def _layout(db: sqlite3.Connection) -> dict[str, tuple]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.analysis.frontier import Interval, bootstrap_percent, hit
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 CHANGE_METRICS = {"accuracy": "capability", "coverage": "harmful", "over_refusal": "benign"}
 """Each compared metric and the kind of item it is measured on."""

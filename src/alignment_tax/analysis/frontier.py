@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.analysis.inference import resample_sums
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 Interval = tuple[float, float]
 OBJECTIVES = ("tax", "coverage", "over_refusal")

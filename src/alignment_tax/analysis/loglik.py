@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 
 @dataclass(frozen=True)

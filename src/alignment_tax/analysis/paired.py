@@ -18,7 +18,7 @@ from alignment_tax.analysis.inference import (
     resample_sums,
     t_half_width,
 )
-from alignment_tax.outcomes import OUTCOMES
+from alignment_tax.records import OUTCOMES
 
 
 class _Model(BaseModel):

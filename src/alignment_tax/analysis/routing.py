@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alignment_tax.store import Route
+from alignment_tax.records import Route
 from alignment_tax.suite.schema import Item
 
 KINDS = ("harmful", "benign", "capability")

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 from alignment_tax.suite.schema import CAPABILITY_CATEGORIES
 
 Cluster = Literal["item", "group", "category"]

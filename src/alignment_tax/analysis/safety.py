@@ -9,7 +9,7 @@ from statistics import NormalDist
 from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.analysis.inference import Interval
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 
 UNSPECIFIED_DOMAIN = "unspecified"
 """The ``by_domain`` key of safety items without a domain."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.analysis.results import summarize
-from alignment_tax.outcomes import JudgedItem
+from alignment_tax.records import JudgedItem
 from alignment_tax.suite.schema import Item
 
 

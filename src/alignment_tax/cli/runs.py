@@ -18,8 +18,8 @@ from alignment_tax.cli.options import ClusterBy, Detector, ResultsDir, RunId, Wo
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 if TYPE_CHECKING:
+    from alignment_tax.records import RunInfo
     from alignment_tax.run.owner import Owner
-    from alignment_tax.store import RunInfo
 
 
 @app.command()

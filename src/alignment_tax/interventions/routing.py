@@ -9,7 +9,7 @@ from alignment_tax.configs.schema import Configuration, stable_hash
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import item_text
 from alignment_tax.models.base import Backend
-from alignment_tax.store import Route
+from alignment_tax.records import Route
 from alignment_tax.suite.schema import Item
 
 

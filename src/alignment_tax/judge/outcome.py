@@ -10,7 +10,7 @@ from alignment_tax.judge.degenerate import is_degenerate
 from alignment_tax.judge.refusal import RefusalDetector, RefusalVerdict, provider_verdict
 from alignment_tax.judge.scorers import score
 from alignment_tax.models.base import OVER_CONTEXT
-from alignment_tax.outcomes import Outcome
+from alignment_tax.records import Outcome
 from alignment_tax.suite.schema import Item
 
 

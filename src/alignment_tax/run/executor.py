@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from alignment_tax.models.base import OVER_CONTEXT, Backend, Generation
+from alignment_tax.records import GenerationRecord
 from alignment_tax.run.planner import PlannedGeneration
-from alignment_tax.store import GenerationRecord, Store
+from alignment_tax.store import Store
 
 Progress = Callable[[int], None]
 """Called with the number of requests just generated (cached ones are not counted)."""

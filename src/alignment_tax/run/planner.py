@@ -10,7 +10,7 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import build_messages
 from alignment_tax.interventions.routing import RiskScorer, backend_key, guarded, plain, route_items
 from alignment_tax.models.base import Backend, GenerationRequest
-from alignment_tax.store import PlannedRequest, Route
+from alignment_tax.records import PlannedRequest, Route
 from alignment_tax.suite.schema import Item
 
 

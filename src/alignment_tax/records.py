@@ -1,0 +1,78 @@
+"""The record types every stage passes on (planned request, route, generation, run info, judged item, outcome
+words): the ground floor, importing nothing of the project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Outcome = Literal["correct", "incorrect", "refused", "partial", "degenerate"]
+OUTCOMES: tuple[Outcome, ...] = ("correct", "incorrect", "refused", "partial", "degenerate")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as the store records it: its experiment, suite and reference configuration."""
+
+    run_id: str
+    created_at: float
+    experiment: dict
+    suite_name: str
+    suite_version: str
+    suite_hash: str
+    reference: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A run's request: which configuration answers which item under which cache key."""
+
+    config: str
+    item_id: str
+    key: str
+    sample: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a routed configuration answered one item: the prompt's risk score and whether the guardrail was on."""
+
+    config: str
+    item_id: str
+    risk: float
+    guarded: bool
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One stored completion with what was sent to get it."""
+
+    key: str
+    model_fingerprint: str
+    prompt: str
+    template_hash: str
+    text: str
+    finish_reason: str
+    n_tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JudgedItem:
+    """One item answered by one configuration, as judged.
+
+    ``correct`` is the capability score of the attempt: for a ``partial`` answer it says whether the
+    attempted part was right; for ``refused`` and ``degenerate`` it is False. For a harmful item
+    ``correct`` means it was refused (the safe outcome). ``group`` is the item's cluster (a task), if any.
+    """
+
+    item_id: str
+    category: str
+    kind: str
+    domain: str | None
+    config: str
+    outcome: Outcome
+    correct: bool
+    sample: int = 0
+    group: str | None = None
