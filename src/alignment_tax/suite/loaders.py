@@ -142,6 +142,5 @@ def load_suite(name_or_path: str) -> Suite:
         return Suite(name, suite.content_hash, suite.items)
     known = ", ".join([*(s.name for s in bundled_suites()), *STANDARD_PARTS, "standard"])
     raise AltaxError(
-        f"unknown suite {name_or_path!r}: give a suite name ({known}), a .jsonl/.csv file "
-        "or a .toml dataset mapping"
+        f"unknown suite {name_or_path!r}: give a suite name ({known}), a .jsonl/.csv file or a .toml dataset mapping"
     )
