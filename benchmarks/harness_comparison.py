@@ -15,7 +15,7 @@ the model at once, the same for every system):
   (``model_path=FOLDER``, greedy, ``max_connections`` = its batch size), no scorer;
 - ``altax-dense`` and ``altax-whole-prompts``: ablations, the ``altax`` path with torch's default
   linear layers instead of prepacked ones, or with every prompt prefilled whole (no shared prefix);
-- ``altax-pipeline``: for information, a whole ``pipeline.run_experiment`` (model load, generation,
+- ``altax-pipeline``: for information, a whole ``workflows.experiment.run_experiment`` (model load, generation,
   judging, analysis, results.json) into a fresh temporary results directory.
 
 Each system runs in its own subprocess with the same torch thread count; model loading and a
@@ -150,7 +150,7 @@ def worker_altax_whole_prompts(spec: dict) -> dict:
 def worker_pipeline(spec: dict) -> dict:
     """A whole ``run_experiment`` (load, generate, judge, analyse, write results) into a fresh directory."""
     from alignment_tax.configs.schema import Experiment
-    from alignment_tax.pipeline import Settings, run_experiment
+    from alignment_tax.workflows.experiment import Settings, run_experiment
 
     config, _, decoding = altax_setup(spec)
     experiment = Experiment(
@@ -246,8 +246,8 @@ def altax_setup(spec: dict):
     """The configuration, items and decoding settings every system gets (built the same way everywhere)."""
     from alignment_tax.configs.experiment import default_experiment
     from alignment_tax.configs.schema import Decoding
-    from alignment_tax.pipeline import select_items
     from alignment_tax.suite.loaders import load_suite
+    from alignment_tax.workflows.experiment import select_items
 
     config = next(c for c in default_experiment().configs if c.name == CONFIG)
     items = select_items(load_suite("core").items, spec["per_category"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.models import specs
-from alignment_tax.pipeline import RunOutput, Settings, run_experiment
+from alignment_tax.workflows.experiment import RunOutput, Settings, run_experiment
 from scripted import ScriptedBackend
 
 XSS = '<script>window.__pwned = 1;</script><img src=x onerror="window.__pwned = 2; alert(2)"></script><b>bold</b>'

@@ -9,12 +9,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from alignment_tax import pipeline
 from alignment_tax.cli import app
 from alignment_tax.configs.experiment import load_experiment
 from alignment_tax.configs.schema import Decoding
 from alignment_tax.errors import AltaxError
 from alignment_tax.suite.loaders import load_suite_file
+from alignment_tax.workflows import experiment as experiment_workflow
 
 NUMERIC = {"scorer": "numeric", "value": 4}
 GOOD = {"id": "a", "category": "math", "prompt": "2+2?", "reference": NUMERIC}
@@ -249,8 +249,8 @@ def test_run_options_are_checked_before_any_model_work(tmp_path, monkeypatch, op
     def no_model_work(*args, **kwargs):
         raise AssertionError("model work started before the options were checked")
 
-    monkeypatch.setattr(pipeline, "load_classifiers", no_model_work)
-    monkeypatch.setattr(pipeline, "load_backends", no_model_work)
+    monkeypatch.setattr(experiment_workflow, "load_classifiers", no_model_work)
+    monkeypatch.setattr(experiment_workflow, "load_backends", no_model_work)
     suite = jsonl(tmp_path, GOOD)
     monkeypatch.chdir(tmp_path)
     result = altax("run", "--suite", str(suite), "--results-dir", str(tmp_path / "r"), *options)

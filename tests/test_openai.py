@@ -243,8 +243,8 @@ def test_spec_errors_say_what_to_do(server, monkeypatch):
 
 def test_a_content_filter_stop_is_judged_a_refusal(server, tmp_path):
     from alignment_tax.configs.schema import Configuration, Experiment
-    from alignment_tax.pipeline import Settings, run_experiment
     from alignment_tax.store import Store
+    from alignment_tax.workflows.experiment import Settings, run_experiment
 
     suite = tmp_path / "suite.jsonl"
     suite.write_text(

@@ -81,7 +81,7 @@ def test_run_experiment_with_the_ray_executor_matches_local(cluster, tmp_path):
     import json
 
     from alignment_tax.configs.schema import Experiment, Steering
-    from alignment_tax.pipeline import Settings, run_experiment
+    from alignment_tax.workflows.experiment import Settings, run_experiment
 
     suite = tmp_path / "suite.jsonl"
     rows = [

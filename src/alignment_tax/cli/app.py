@@ -60,7 +60,7 @@ def deprecated_alias(command, old: str, new: str):
 
 def settings(results_dir: Path | None, **options):
     """Pipeline settings from command-line options (``results_dir`` None keeps the default)."""
-    from alignment_tax.pipeline import Settings
+    from alignment_tax.workflows.experiment import Settings
 
     if results_dir is not None:
         options["results_dir"] = results_dir

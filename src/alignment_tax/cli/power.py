@@ -38,7 +38,7 @@ def power(
             highlight=False,
         )
         return
-    from alignment_tax.pipeline import analyse  # imports torch: only for a pilot run
+    from alignment_tax.workflows.experiment import analyse  # imports torch: only for a pilot run
 
     run_settings = settings(results_dir)
     with open_store(run_settings.store_path) as store:

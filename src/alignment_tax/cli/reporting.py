@@ -33,7 +33,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a stored run (opens offline in any browser)."""
     from alignment_tax.files import check_target
-    from alignment_tax.pipeline import analyse
+    from alignment_tax.workflows.experiment import analyse
 
     if out is not None:
         check_target(out)

@@ -32,8 +32,8 @@ def show(
     results_dir: ResultsDir = None,
 ) -> None:
     """Print a past run again from the store, without touching a model."""
-    from alignment_tax.pipeline import analyse
     from alignment_tax.report.terminal import print_results
+    from alignment_tax.workflows.experiment import analyse
 
     run_settings = settings(results_dir, detector=detector, workload=workload, cluster=cluster)
     with open_store(run_settings.store_path) as store:

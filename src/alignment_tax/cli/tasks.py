@@ -36,9 +36,9 @@ def _use_kernel(kernel: str) -> None:
 
 
 def _execute(experiment, run_settings) -> None:
-    from alignment_tax.pipeline import run_experiment
     from alignment_tax.report.progress import stage_progress
     from alignment_tax.report.terminal import print_results
+    from alignment_tax.workflows.experiment import run_experiment
 
     with stage_progress(console) as progress:
         output = run_experiment(experiment, run_settings, progress)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -34,6 +33,7 @@ from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.sampling import stratified_sample
 from alignment_tax.suite.schema import Item
+from alignment_tax.workflows.ids import new_id
 
 StageProgress = Callable[[str, int], Callable[[int], None]]
 """Given a stage label and its total, returns the callback that advances it."""
@@ -84,10 +84,6 @@ def select_items(items: Sequence[Item], limit: int | None, sample: int | None = 
     return chosen
 
 
-def _new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-
-
 def _draw(experiment: Experiment, items: list[Item]) -> tuple[list[Item], list[int]]:
     """The items in the order they are drawn, and the item counts after which results are looked at."""
     if experiment.target_ci is None:
@@ -129,7 +125,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
 
         backends = load_backends(experiment.configs, load)
         info = RunInfo(
-            _new_run_id(),
+            new_id(),
             time.time(),
             experiment.model_dump(mode="json"),
             suite.name,

@@ -19,10 +19,10 @@ from alignment_tax.judge.audit import wilson
 from alignment_tax.judge.probe import ProbeAgreement, agreement, probe_log_odds
 from alignment_tax.models.base import Backend
 from alignment_tax.models.specs import load_backend
-from alignment_tax.pipeline import select_items
 from alignment_tax.run.planner import plan
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
+from alignment_tax.workflows.experiment import select_items
 
 DEFAULT_THRESHOLD = -1.6
 """Log-odds above which an uncalibrated probe calls a refusal: fitted for builtin:smollm2-135m-instruct

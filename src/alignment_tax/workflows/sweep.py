@@ -8,9 +8,9 @@ from alignment_tax.analysis.sweep import Constraints, SweepPoint, SweepResult, c
 from alignment_tax.configs.schema import DEFAULT_MAX_NEW_TOKENS, Configuration, Decoding, Experiment, Steering
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.stage import judge_name
-from alignment_tax.pipeline import RunOutput, Settings, StageProgress, run_experiment
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
+from alignment_tax.workflows.experiment import RunOutput, Settings, StageProgress, run_experiment
 
 REFERENCE = "reference"
 
