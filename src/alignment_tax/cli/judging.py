@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +12,6 @@ from typer.core import TyperGroup
 from alignment_tax.cli.app import app, console, open_store, settings
 from alignment_tax.cli.options import Detector, ResultsDir, RunId
 from alignment_tax.errors import AltaxError
-from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -109,30 +106,10 @@ def refusals(
 ) -> None:
     """Label every response in a CSV: adds refusal (refusal, partial, compliance, undetermined),
     refusal_decided (undetermined taken at its lean), refusal_confidence and degenerate."""
-    from alignment_tax.judge.degenerate import is_degenerate
-    from alignment_tax.judge.detectors import get_detector
+    from alignment_tax.report.refusal_labels import label_csv
 
-    if not file.is_file():
-        raise AltaxError(f"no CSV file {file}")
-    with file.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    for name in (column, prompt_column):
-        if name is not None and name not in fields:
-            raise AltaxError(f"{file} has no column {name!r}; its columns: {', '.join(fields)}")
-    pairs = [(row[prompt_column] if prompt_column else "", row[column] or "") for row in rows]
-    verdicts = get_detector(detector).classify(pairs)
-    added = ["refusal", "refusal_decided", "refusal_confidence", "degenerate"]
-    sheet = io.StringIO(newline="")
-    writer = csv.DictWriter(sheet, [*fields, *[a for a in added if a not in fields]])
-    writer.writeheader()
-    for row, (_, text), v in zip(rows, pairs, verdicts, strict=True):
-        reason = is_degenerate(text) or ""
-        writer.writerow(row | dict(zip(added, [v.label, v.decided, f"{v.confidence:.3f}", reason], strict=True)))
-    write_text(out, sheet.getvalue())
-    counts = {label: sum(v.decided == label for v in verdicts) for label in ("refusal", "partial", "compliance")}
-    console.print(f"labelled {len(rows)} responses with {detector} into {out}: {counts}", highlight=False)
+    n, counts = label_csv(file, out, detector, column, prompt_column)
+    console.print(f"labelled {n} responses with {detector} into {out}: {counts}", highlight=False)
 
 
 @judge_app.command("probe")
