@@ -106,6 +106,8 @@ class OpenAIBackend:
 
     def __init__(self, spec: str, model: str, base_url: str, options: ServerOptions):
         self.spec, self.model_name, self.base_url, self.options = spec, model, base_url, options
+        self.sleep = asyncio.sleep
+        """How a retry waits (tests put a recorder here instead of spending the time)."""
         if options.key_env != "OPENAI_API_KEY" and not os.environ.get(options.key_env):
             raise AltaxError(f"{spec} reads its API key from ${options.key_env}, which is not set; export it")
         self.fingerprint = self._probe()
@@ -240,7 +242,7 @@ class OpenAIBackend:
                     return self._json(response, f"POST {path}")
                 problem, wait = f"HTTP {response.status_code}", retry_after(response)
             if attempt + 1 < tries:
-                await asyncio.sleep(wait if wait is not None else random.uniform(0, self.options.backoff * 2**attempt))
+                await self.sleep(wait if wait is not None else random.uniform(0, self.options.backoff * 2**attempt))
         raise AltaxError(
             f"the server at {self.base_url} failed {tries} tries: {problem}. Finished batches are stored; "
             "check the server and run again to resume"
