@@ -12,7 +12,6 @@ import functools
 import math
 import re
 import zlib
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -142,40 +141,45 @@ def _code(word: str) -> int:
     return zlib.crc32(word.encode())
 
 
-_SALT = {tag: zlib.crc32(tag.encode()) * 0x9E3779B1 & 0xFFFFFFFF for tag in ("prompt", "o", "m", "c", "all")}
-_PAIR = 0x01000193
+_SALT = {tag: np.uint64(zlib.crc32(tag.encode()) * 0x9E3779B1 & 0xFFFFFFFF) for tag in ("prompt", "o", "m", "c", "all")}
+_PAIR = np.uint64(0x01000193)
 
 
-def _hashed(prompt: str, units: list[Sentence]) -> dict[int, float]:
+def _codes(text: str) -> np.ndarray:
+    return np.fromiter(map(_code, words(text)), dtype=np.uint64)
+
+
+def _hashed(prompt: str, units: list[Sentence]) -> tuple[np.ndarray, np.ndarray]:
     """Counts of the prompt's words, of the opening's and the closing's words and word pairs, and of the
-    middle's and the whole answer's words, hashed, log-scaled and L2-normalised."""
+    middle's and the whole answer's words, hashed, log-scaled and L2-normalised: (buckets, values)."""
     texts = [u.text for u in units]
     opening, closing = texts[:EDGE_UNITS], texts[EDGE_UNITS:][-EDGE_UNITS:]
     middle = texts[EDGE_UNITS : max(EDGE_UNITS, len(texts) - EDGE_UNITS)]
-    salt = _SALT["prompt"]
-    buckets = [(_code(w) ^ salt) % HASH_DIM for w in words(prompt)]
+    parts = [_codes(prompt) ^ _SALT["prompt"]]
     for tag, segment, pairs in (("o", opening, True), ("m", middle, False), ("c", closing, True)):
-        codes = [_code(w) for w in words(" ".join(segment))]
-        salt, whole = _SALT[tag], _SALT["all"]
-        buckets += [(c ^ salt) % HASH_DIM for c in codes] + [(c ^ whole) % HASH_DIM for c in codes]
+        codes = _codes(" ".join(segment))
+        parts += [codes ^ _SALT[tag], codes ^ _SALT["all"]]
         if pairs:
-            buckets += [((a * _PAIR) ^ b ^ salt) % HASH_DIM for a, b in zip(codes, codes[1:], strict=False)]
-    scaled = {bucket: math.log1p(count) for bucket, count in Counter(buckets).items()}
-    norm = math.sqrt(sum(v * v for v in scaled.values())) or 1.0
-    return {bucket: v / norm for bucket, v in scaled.items()}
+            parts.append((codes[:-1] * _PAIR) ^ codes[1:] ^ _SALT[tag])  # wraps at 64 bits
+    buckets, counts = np.unique(np.concatenate(parts) % HASH_DIM, return_counts=True)
+    values = np.log1p(counts)
+    return buckets, values / max(float(np.linalg.norm(values)), 1e-12)
 
 
 def text_features(pairs: Sequence[tuple[str, str]]) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Hashed segment words (sparse, one row per pair) and the dense numbers: lexical layer, then structure."""
     lexical = LexicalDetector()
-    indptr, indices, values, dense = [0], [], [], []
+    indices, values, lengths, dense = [], [], [0], []
     for prompt, response in pairs:
         units = split_sentences(FENCE.sub("\n", response))
-        row = _hashed(prompt, units)
-        indices += row.keys()
-        values += row.values()
-        indptr.append(len(indices))
+        buckets, weights = _hashed(prompt, units)
+        indices.append(buckets)
+        values.append(weights)
+        lengths.append(len(buckets))
         verdict = lexical.verdict(response, units)
         dense.append(lexical_features(response, verdict, units) + structure(prompt, response, units))
-    hashed = sparse.csr_matrix((values, indices, indptr), shape=(len(pairs), HASH_DIM), dtype=np.float64)
+    hashed = sparse.csr_matrix(
+        (np.concatenate([[], *values]), np.concatenate([[], *indices]).astype(np.int64), np.cumsum(lengths)),
+        shape=(len(pairs), HASH_DIM),
+    )
     return hashed, np.array(dense, dtype=np.float64).reshape(len(pairs), -1)

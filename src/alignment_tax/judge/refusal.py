@@ -111,6 +111,8 @@ _REDIRECT = re.compile(
     r"|let me know|anything else|happy to help|I understand|thank you|I appreciate|great question)\b",
     re.IGNORECASE,
 )
+_FILLER = re.compile(f"(?:{_REDIRECT.pattern})|(?:{_MORAL.pattern})", re.IGNORECASE)
+"""Redirecting or moralising: one scan for both."""
 _CAUTION = re.compile(
     r"\b(?:careful|caution|risky|hazard|warn(?:ing)?|ethic(?:s|al)|responsibl[ey]|keep in mind|reminder|hesitant"
     r"|flag that|be aware|at your own risk|disclaimer)\b",
@@ -149,9 +151,10 @@ class Sentence:
 
 
 def _is_refusal(sentence: str) -> bool:
-    if _NOT_REFUSAL.search(sentence):
-        sentence = _NOT_REFUSAL.sub("", sentence)
-    return bool(_REFUSAL.search(sentence))
+    """A refusal phrase outside the "I can't believe" kind (looked for only where a refusal phrase is)."""
+    if not _REFUSAL.search(sentence):
+        return False
+    return bool(_REFUSAL.search(_NOT_REFUSAL.sub("", sentence)))
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -166,7 +169,7 @@ def split_sentences(text: str) -> list[Sentence]:
         for part in re.split(r"(?<=[.!?])\s+", line.strip()):
             if _is_refusal(part):
                 out.append(Sentence(part, "refusal"))
-            elif _REDIRECT.search(part) or _MORAL.search(part):
+            elif _FILLER.search(part):
                 out.append(Sentence(part, "filler"))
             else:
                 out.append(Sentence(part, "content"))
