@@ -22,6 +22,7 @@ import struct
 import sys
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 _HEADER = struct.Struct(">I")
 _PR_SET_DUMPABLE = 4
@@ -34,7 +35,7 @@ class SolutionGone(Exception):
     """The worker stopped answering: it exited, was killed or broke the protocol."""
 
 
-def _send(fd: int, message: object) -> None:
+def _send(fd: int, message: Any) -> None:
     data = marshal.dumps(message)
     data = _HEADER.pack(len(data)) + data
     while data:
@@ -52,7 +53,7 @@ def _read_exactly(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _receive(fd: int) -> object:
+def _receive(fd: int) -> Any:
     (n,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
     return marshal.loads(_read_exactly(fd, n))
 
@@ -76,8 +77,9 @@ def _lock_down() -> None:
         def __init__(self, *args: object, **kwargs: object) -> None:
             _refuse()
 
-    socket.socket = socket.SocketType = NoSocket
-    _socket.socket = _socket.SocketType = NoRawSocket
+    # replacing the classes is the point (typeshed declares these names as classes, not variables)
+    socket.socket = socket.SocketType = NoSocket  # type: ignore[misc]
+    _socket.socket = _socket.SocketType = NoRawSocket  # type: ignore[misc]
     for module in (socket, _socket):
         for name in _NETWORK_CALLS:
             if hasattr(module, name):
@@ -86,7 +88,7 @@ def _lock_down() -> None:
         for name in dir(module):
             if name in _PROCESS_CALLS or name.startswith(("exec", "spawn")):
                 setattr(module, name, _refuse)
-    _posixsubprocess.fork_exec = _refuse
+    _posixsubprocess.fork_exec = _refuse  # type: ignore[assignment]  # any signature: it only raises
 
 
 def _error(exc: BaseException) -> tuple[str, str]:
@@ -104,7 +106,7 @@ def _worker(solution: str, requests: int, replies: int) -> None:
         os.dup2(null, fd)
     random.seed(0)
     _lock_down()
-    namespace: dict[str, object] = {"__name__": "solution"}
+    namespace: dict[str, Any] = {"__name__": "solution"}
     try:
         exec(compile(solution, "solution.py", "exec"), namespace)
     except BaseException as exc:  # noqa: BLE001 - whatever the code raises is its failure
@@ -220,8 +222,9 @@ def _test_failure(exc: BaseException, tests: str, memory_mb: int) -> str:
     lines = tests.splitlines()
     where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "tests.py" and f.lineno]
     reason = f"{name}: {message}" if message else name
-    if where and where[-1].lineno <= len(lines):
-        reason += f" (tests line {where[-1].lineno}: {lines[where[-1].lineno - 1].strip()[:200]})"
+    line = where[-1].lineno if where else None
+    if line and line <= len(lines):
+        reason += f" (tests line {line}: {lines[line - 1].strip()[:200]})"
     return reason
 
 
