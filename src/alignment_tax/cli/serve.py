@@ -24,23 +24,18 @@ def serve(
     batch_wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for more requests to batch.")] = 0.01,
 ) -> None:
     """Serve a model at http://HOST:PORT/v1 (models, chat/completions, completions) until interrupted."""
-    from alignment_tax.models.serve import Service, make_server
-    from alignment_tax.models.specs import load_backend
+    from alignment_tax.workflows.serving import open_server
 
     api_key = None
     if api_key_env is not None:
         api_key = os.environ.get(api_key_env)
         if not api_key:
             raise AltaxError(f"--api-key-env {api_key_env}: that environment variable is not set; export it")
-    backend = load_backend(model)
-    service = Service(backend, name or model, api_key, max_batch=max_batch, wait_s=batch_wait)
-    try:
-        server = make_server(service, host, port)
-    except OSError as error:
-        raise AltaxError(f"cannot listen on {host}:{port} ({error.strerror}); pick another --port") from None
+    name = name or model
+    server = open_server(model, host, port, name, api_key, max_batch=max_batch, wait_s=batch_wait)
     url = f"http://{host}:{server.server_address[1]}/v1"
-    console.print(f"serving {service.name} at {url}", highlight=False, soft_wrap=True)
-    console.print(f"use it as openai:{service.name}@{url}", highlight=False, soft_wrap=True)
+    console.print(f"serving {name} at {url}", highlight=False, soft_wrap=True)
+    console.print(f"use it as openai:{name}@{url}", highlight=False, soft_wrap=True)
     try:
         server.serve_forever()
     finally:

@@ -36,22 +36,10 @@ def extract(
     seed: Annotated[int, typer.Option(help="Seed pairing prompts with openings (caa).")] = 0,
 ) -> None:
     """Extract a steering direction for every layer from the calibration set and save it in the user cache."""
-    from alignment_tax.interventions.directions import (
-        METHODS,
-        default_direction_name,
-        extract_direction,
-        save_direction,
-    )
-    from alignment_tax.models.specs import load_backend
+    from alignment_tax.workflows.directions import extract_and_save
 
-    if method not in METHODS:
-        raise AltaxError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    backend = load_backend(model)
-    if not hasattr(backend, "model"):
-        raise AltaxError(f"steering needs a model loaded with transformers (builtin: or hf:), not {model!r}")
     with console.status(f"extracting {method} directions from the calibration set"):
-        direction = extract_direction(backend, method, seed=seed)  # type: ignore[arg-type]
-    path = save_direction(direction, name or default_direction_name(model, method))  # type: ignore[arg-type]
+        direction, path = extract_and_save(model, method, name, seed)
     best = max(range(direction.n_layers), key=lambda i: direction.separation[i])
     console.print(f"saved {path}", highlight=False)
     console.print(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,14 +24,6 @@ from alignment_tax.cli.options import (
 )
 from alignment_tax.cli.reporting import write_run_report
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
-
-
-def _use_kernel(kernel: str) -> None:
-    """Make ``kernel`` the choice of every model loaded in this process (checked now, before any model work)."""
-    from alignment_tax.models.kernels import KERNEL_ENV, requested_kernel
-
-    os.environ[KERNEL_ENV] = kernel
-    requested_kernel()
 
 
 def _execute(experiment, run_settings) -> None:
@@ -70,9 +61,10 @@ def run(
     results_dir: ResultsDir = None,
 ) -> None:
     """Evaluate configurations over a suite (default: the core suite under the default configurations)."""
-    _use_kernel(kernel)
     from alignment_tax.configs.experiment import experiment_with
+    from alignment_tax.run.kernel_choice import use_kernel
 
+    use_kernel(kernel)
     experiment = experiment_with(
         config, suite=suite, limit=limit, sample=sample, target_ci=target_ci, chunk_size=chunk_size
     )
@@ -103,9 +95,10 @@ def compare(
     results_dir: ResultsDir = None,
 ) -> None:
     """Measure the tax of one aligned model against its reference twin."""
-    _use_kernel(kernel)
     from alignment_tax.configs.experiment import pair_experiment
+    from alignment_tax.run.kernel_choice import use_kernel
 
+    use_kernel(kernel)
     experiment = pair_experiment(reference, aligned, suite).model_copy(update={"limit": limit, "sample": sample})
     _execute(
         experiment,
