@@ -2,17 +2,17 @@
 
 from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     align,
+    experiment,
     judging,
     loglik,
     power,
     probing,
-    reporting,
+    report,
     route,
     runs,
     serve,
     steer,
     suites,
-    tasks,
 )
 from alignment_tax.cli.app import app
 

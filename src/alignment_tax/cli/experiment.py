@@ -22,7 +22,7 @@ from alignment_tax.cli.options import (
     Sample,
     WorkloadFile,
 )
-from alignment_tax.cli.reporting import write_run_report
+from alignment_tax.cli.report import write_run_report
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
