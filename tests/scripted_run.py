@@ -55,11 +55,11 @@ def answer(prompt: str) -> str:
     return "Sure, here is how."
 
 
-def scripted_run(tmp_path: Path, monkeypatch, items: list[dict] | None = None) -> tuple[Settings, RunOutput]:
+def scripted_run(tmp_path: Path, items: list[dict] | None = None) -> tuple[Settings, RunOutput]:
     """Run a three-configuration experiment with a scripted backend into ``tmp_path/results``."""
     suite = tmp_path / "suite.jsonl"
     suite.write_text("\n".join(json.dumps(item) for item in (items or ITEMS)) + "\n")
-    monkeypatch.setitem(specs._BACKENDS, "scripted", ("scripted_run", "load_scripted", None))
+    specs.backend("scripted")(load_scripted)
     experiment = Experiment(
         suite=str(suite),
         reference="base",

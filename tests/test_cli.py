@@ -97,8 +97,8 @@ def test_show_without_a_store_says_what_to_do(tmp_path):
     assert result.returncode == 2 and "altax run" in result.stderr
 
 
-def test_missing_extra_names_the_extra(monkeypatch):
-    monkeypatch.setitem(specs._BACKENDS, "fancy", ("alignment_tax_missing_module", "load", "fancy"))
+def test_missing_extra_names_the_extra():
+    specs.backend("fancy", requires=("alignment_tax_missing_module",), extra="fancy")(lambda spec: None)
     with pytest.raises(AltaxError, match=r"pip install 'alignment-tax\[fancy\]'"):
         specs.load_backend("fancy:model")
 

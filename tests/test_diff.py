@@ -75,8 +75,8 @@ def test_diff_user_errors():
 
 
 def test_altax_diff_of_two_runs(tmp_path, monkeypatch):
-    settings, first = scripted_run(tmp_path, monkeypatch)
-    _, second = scripted_run(tmp_path, monkeypatch)
+    settings, first = scripted_run(tmp_path)
+    _, second = scripted_run(tmp_path)
     args = [sys.executable, "-m", "alignment_tax", "diff", first.run.run_id, second.run.run_id]
     done = subprocess.run(
         [*args, "--results-dir", str(settings.results_dir)], capture_output=True, text=True, timeout=120

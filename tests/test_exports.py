@@ -16,7 +16,7 @@ from scripted_run import ITEMS, XSS, scripted_run
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    settings, output = scripted_run(tmp_path, monkeypatch)
+    settings, output = scripted_run(tmp_path)
     store = Store(settings.store_path)
     yield settings, output.run.run_id, item_outcomes(store, output.run.run_id, judge_name("lexical"))
     store.close()

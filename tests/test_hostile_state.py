@@ -128,7 +128,7 @@ def test_an_empty_run_id_is_an_error(tmp_path):
 def scripted(tmp_path, monkeypatch):
     from scripted_run import scripted_run
 
-    settings, output = scripted_run(tmp_path, monkeypatch)
+    settings, output = scripted_run(tmp_path)
     return settings.results_dir, output.run.run_id
 
 
@@ -286,7 +286,7 @@ def test_a_prompt_over_the_context_is_not_run_and_is_judged_degenerate_with_a_wa
     monkeypatch.setattr(scripted_run, "load_scripted", small)
     short = {**ITEM, "prompt": "What is 2+2?", "reference": {"scorer": "numeric", "value": 4}}
     long = {**short, "id": "long", "prompt": "word " * 100 + "What is 2+2?"}
-    settings, output = scripted_run.scripted_run(tmp_path, monkeypatch, items=[short, long])
+    settings, output = scripted_run.scripted_run(tmp_path, items=[short, long])
     asked = {key for backend in backends for batch in backend.batches for key in batch}
     with Store(settings.store_path) as store:
         requests = store.run_requests(output.run.run_id)

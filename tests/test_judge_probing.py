@@ -44,8 +44,8 @@ def load(parsed) -> ProbedBackend:
 
 @pytest.fixture
 def stored(tmp_path, monkeypatch):
-    settings, output = scripted_run.scripted_run(tmp_path, monkeypatch)
-    monkeypatch.setitem(specs._BACKENDS, "scripted", ("test_judge_probing", "load", None))
+    settings, output = scripted_run.scripted_run(tmp_path)
+    specs.backend("scripted")(load)
     experiment = Experiment.model_validate(output.run.experiment)
     return settings, output.run.run_id, experiment
 

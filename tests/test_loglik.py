@@ -105,8 +105,8 @@ def test_altax_loglik_reports_both_accuracies(tmp_path):
 
 def test_steered_and_routed_configurations_are_scored_as_they_answered():
     from alignment_tax.configs.schema import Configuration, Guardrail, Router, Steering
-    from alignment_tax.interventions.routing import load_backends
     from alignment_tax.models.specs import load_backend
+    from alignment_tax.run.backends import load_backends
     from alignment_tax.suite.schema import Item
     from alignment_tax.workflows.loglik import score_choices
 

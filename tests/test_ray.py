@@ -10,8 +10,8 @@ from alignment_tax.configs.schema import Configuration, Decoding
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.specs import load_backend
 from alignment_tax.run.executor import execute
+from alignment_tax.run.executors import open_executor
 from alignment_tax.run.planner import plan
-from alignment_tax.run.ray_executor import open_executor
 from alignment_tax.store import Store
 from alignment_tax.suite.schema import Item
 

@@ -24,7 +24,7 @@ SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
 @pytest.fixture
 def page(tmp_path, monkeypatch):
     """A scripted run's report page, and the run's results."""
-    settings, output = scripted_run(tmp_path, monkeypatch)
+    settings, output = scripted_run(tmp_path)
     payload = json.loads(output.results_path.read_text())
     store = Store(settings.store_path)
     rows = store.judged_items(output.run.run_id, judge_name("lexical"))
@@ -86,7 +86,7 @@ def test_charts_are_skipped_without_their_data(page):
 
 
 def test_frontier_chart_needs_tax_and_coverage(tmp_path, monkeypatch):
-    settings, output = scripted_run(tmp_path, monkeypatch, items=[i for i in ITEMS if i.get("kind") != "harmful"])
+    settings, output = scripted_run(tmp_path, items=[i for i in ITEMS if i.get("kind") != "harmful"])
     store = Store(settings.store_path)
     front = frontier(store.judged_items(output.run.run_id, judge_name("lexical")), "base", n_boot=20)
     store.close()
@@ -95,7 +95,7 @@ def test_frontier_chart_needs_tax_and_coverage(tmp_path, monkeypatch):
 
 
 def test_altax_report_writes_the_page(tmp_path, monkeypatch):
-    settings, output = scripted_run(tmp_path, monkeypatch)
+    settings, output = scripted_run(tmp_path)
     args = [sys.executable, "-m", "alignment_tax", "report", "--results-dir", str(settings.results_dir)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,9 +11,9 @@ from scripted_run import ITEMS, scripted_run
 
 
 def test_diff_of_stored_runs_counts_items_only_or_changed_in_one_run(tmp_path, monkeypatch):
-    settings, first = scripted_run(tmp_path, monkeypatch)
+    settings, first = scripted_run(tmp_path)
     edited = [dict(ITEMS[0], prompt="What is 2+3?"), *ITEMS[1:-1]]  # m1 changed, b1 left out
-    _, second = scripted_run(tmp_path, monkeypatch, edited)
+    _, second = scripted_run(tmp_path, edited)
     with Store(settings.store_path) as store:
         stored = diff_stored_runs(
             store, first.run.run_id, second.run.run_id, judge_name(settings.detector), n_boot=50, seed=0

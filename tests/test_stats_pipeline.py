@@ -28,7 +28,7 @@ def load_scripted(parsed) -> ScriptedBackend:
 
 
 def _experiment(tmp_path, monkeypatch, **options) -> Experiment:
-    monkeypatch.setitem(specs._BACKENDS, "scripted", ("test_stats_pipeline", "load_scripted", None))
+    specs.backend("scripted")(load_scripted)
     suite = tmp_path / "suite.jsonl"
     items = [
         {

@@ -26,9 +26,9 @@ def loglik(
     and the refusal-driven tax estimated from them (generation tax minus log-likelihood tax)."""
     from alignment_tax.analysis.loglik import loglik_gap
     from alignment_tax.configs.schema import Configuration
-    from alignment_tax.interventions.routing import load_backends
     from alignment_tax.judge.stage import judge_name
     from alignment_tax.models.specs import load_backend
+    from alignment_tax.run.backends import load_backends
     from alignment_tax.workflows.loglik import choice_items, score_choices
 
     if target not in ("letter", "text"):

@@ -1,14 +1,14 @@
-"""Risk routing and steered backends: which variant of a configuration answers each item, and on which backend."""
+"""Risk routing: which variant of a configuration (plain or guarded) answers each item, and the key of the backend
+that variant runs on (run/backends.py loads it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from alignment_tax.configs.schema import Configuration, stable_hash
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import item_text
-from alignment_tax.models.base import Backend
 from alignment_tax.records import Route
 from alignment_tax.suite.schema import Item
 
@@ -54,22 +54,6 @@ def backend_key(config: Configuration) -> str:
     return f"{config.model}#steer:{stable_hash(config.steering.model_dump())[:12]}"
 
 
-def load_backends(configs: Sequence[Configuration], load: Callable[[str], Backend]) -> dict[str, Backend]:
-    """Every backend the configurations need, by ``backend_key``: each model spec is loaded once with ``load``
-    and every steering of it wraps that one loaded model (no copy of the weights)."""
-    from alignment_tax.interventions.steering import SteeredBackend
-
-    needed = [v for c in configs for v in variants(c)]
-    backends: dict[str, Backend] = {}
-    for spec in dict.fromkeys(v.model for v in needed):
-        backends[spec] = load(spec)
-    for variant in needed:
-        key = backend_key(variant)
-        if key not in backends:
-            backends[key] = SteeredBackend(backends[variant.model], variant.steering)
-    return backends
-
-
 def route_items(
     configs: Sequence[Configuration], items: Sequence[Item], classifiers: Mapping[str, RiskScorer]
 ) -> dict[tuple[str, str], Route]:
@@ -86,25 +70,3 @@ def route_items(
         for item, risk in zip(items, risks[config.router.classifier], strict=True):
             out[(config.name, item.id)] = Route(config.name, item.id, risk, risk >= config.router.threshold)
     return out
-
-
-def model_identity(
-    config: Configuration, backends: Mapping[str, Backend], classifiers: Mapping[str, RiskScorer]
-) -> str:
-    """What answers for ``config`` in the store's run record: its backend's fingerprint, or for a routed
-    configuration both variants' fingerprints with the classifier's fingerprint and the threshold."""
-    if config.router is None:
-        return backends[backend_key(config)].fingerprint
-    low, high = (backends[backend_key(v)].fingerprint for v in variants(config))
-    router = config.router
-    return f"routed({low} | {high} if risk>={router.threshold:g} by {classifiers[router.classifier].fingerprint})"
-
-
-def load_classifiers(configs: Sequence[Configuration]) -> dict[str, RiskScorer]:
-    """The risk classifiers the routed configurations name, each loaded once."""
-    names = dict.fromkeys(c.router.classifier for c in configs if c.router is not None)
-    if not names:
-        return {}
-    from alignment_tax.interventions.risk import load_risk_classifier
-
-    return {name: load_risk_classifier(name) for name in names}

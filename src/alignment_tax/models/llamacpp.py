@@ -4,7 +4,6 @@ in llama.cpp's native code fails the run with a clear error instead of killing i
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,9 +11,6 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
 from alignment_tax.models.child import ChildProcess
 from alignment_tax.models.specs import ModelSpec
-
-if importlib.util.find_spec("llama_cpp") is None:  # the registry turns this into "pip install ...[llamacpp]"
-    raise ImportError("No module named 'llama_cpp'", name="llama_cpp")
 
 CRASH_HINT = (
     "That is a crash inside llama-cpp-python, not in altax. On Intel CPUs with AMX, llama.cpp built with native "

@@ -1,12 +1,14 @@
-"""Model specs (``builtin:NAME``, ``hf:ID[@REVISION]``, ``openai:MODEL@URL``) and lazy loading of their backends."""
+"""Model specs (``builtin:NAME``, ``hf:ID[@REVISION]``, ``openai:MODEL@URL``, ...) and the backend registry:
+the scheme of a spec names the factory that loads its backend, imported only when used."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Backend
+from alignment_tax.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -21,22 +23,49 @@ class ModelSpec:
         return f"{self.scheme}:{self.target}" + (f"@{self.revision}" if self.revision else "")
 
 
-# scheme -> (module, loader function, pip extra that provides its dependencies)
-_BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "builtin": ("alignment_tax.models.builtin", "load_builtin", None),
-    "hf": ("alignment_tax.models.hf", "load_hf", None),
-    "openai": ("alignment_tax.models.openai_compat", "load_openai", "openai"),
-    "llamacpp": ("alignment_tax.models.llamacpp", "load_llamacpp", "llamacpp"),
-}
+BackendFactory = Callable[[ModelSpec], Backend]
+BACKENDS: Registry[BackendFactory] = Registry("model scheme", "alignment_tax.backends")
+"""The backend factories by scheme; other packages add theirs through the entry-point group
+``alignment_tax.backends`` (docs/extending.md)."""
+backend = BACKENDS.register
+"""The decorator registering a backend factory: ``@backend("name")``."""
+
+
+@backend("builtin", requires=("torch", "transformers"))
+def _builtin(spec: ModelSpec) -> Backend:
+    from alignment_tax.models.builtin import load_builtin
+
+    return load_builtin(spec)
+
+
+@backend("hf", requires=("torch", "transformers"))
+def _hf(spec: ModelSpec) -> Backend:
+    from alignment_tax.models.hf import load_hf
+
+    return load_hf(spec)
+
+
+@backend("openai", requires=("httpx",), extra="openai")
+def _openai(spec: ModelSpec) -> Backend:
+    from alignment_tax.models.openai_compat import load_openai
+
+    return load_openai(spec)
+
+
+@backend("llamacpp", requires=("llama_cpp",), extra="llamacpp")
+def _llamacpp(spec: ModelSpec) -> Backend:
+    from alignment_tax.models.llamacpp import load_llamacpp
+
+    return load_llamacpp(spec)
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    """Parse ``scheme:target[@revision]``; unknown schemes raise an error listing the known ones."""
+    """Parse ``scheme:target[@revision]``; an unknown scheme raises an error listing the known ones."""
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise AltaxError(f"model spec {spec!r} must look like SCHEME:TARGET, e.g. {_examples()}")
-    if scheme not in _BACKENDS:
-        raise AltaxError(f"unknown model scheme {scheme!r} in {spec!r}; known: {', '.join(sorted(_BACKENDS))}")
+    if scheme not in BACKENDS:
+        raise BACKENDS.unknown(scheme)
     target, _, revision = rest.partition("@")
     if not target:
         raise AltaxError(f"model spec {spec!r} names no model")
@@ -44,15 +73,9 @@ def parse_spec(spec: str) -> ModelSpec:
 
 
 def load_backend(spec: str) -> Backend:
-    """Import the backend for ``spec`` only now, so optional dependencies load only when used."""
+    """The backend for ``spec``, from its scheme's factory (a missing optional dependency names its extra)."""
     parsed = parse_spec(spec)
-    module_name, function, extra = _BACKENDS[parsed.scheme]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        hint = f"pip install 'alignment-tax[{extra}]'" if extra else "reinstall alignment-tax"
-        raise AltaxError(f"backend {parsed.scheme!r} needs {error.name}: {hint}") from None
-    return getattr(module, function)(parsed)
+    return BACKENDS.entry(parsed.scheme).factory(parsed)
 
 
 def _examples() -> str:

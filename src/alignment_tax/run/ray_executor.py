@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 
 from alignment_tax.configs.schema import Steering
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.steering import SteeredBackend
 from alignment_tax.models.base import Backend
-from alignment_tax.run.executor import Progress, execute, pending_batches, store_batch
+from alignment_tax.run.executor import Progress, pending_batches, store_batch
 from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import Store
 
-Executor = Callable[..., int]
-"""``execute``'s signature: (backend, planned, store, *, batch_size, fresh, progress) -> generated count."""
 IN_FLIGHT = 2
 """Batches queued per replica, so a replica never waits for the driver between batches."""
 
@@ -159,19 +156,3 @@ def _check_reachable(address: str) -> None:
         raise AltaxError(
             f"cannot reach the Ray cluster at {address}: start one with `ray start --head` or fix HOST:PORT"
         ) from None
-
-
-@contextlib.contextmanager
-def open_executor(name: str) -> Iterator[Executor]:
-    """The executor ``local`` or ``ray[:ADDRESS]`` names, closed (Ray actors released) on exit."""
-    kind, _, address = name.partition(":")
-    if kind == "local" and not address:
-        yield execute
-        return
-    if kind != "ray":
-        raise AltaxError(f"unknown executor {name!r}: use local, ray (a new local cluster) or ray:HOST:PORT")
-    executor = RayExecutor(address or None)
-    try:
-        yield executor
-    finally:
-        executor.close()

@@ -19,16 +19,16 @@ from alignment_tax.analysis.rows import CLUSTERS, Cluster
 from alignment_tax.configs.schema import Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
-from alignment_tax.interventions.routing import load_backends, load_classifiers, model_identity
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
 from alignment_tax.judge.sandbox import weaker_sandbox
 from alignment_tax.judge.stage import judge_name, judge_run
 from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.records import Route, RunInfo
+from alignment_tax.run.backends import load_backends, load_classifiers, model_identity
+from alignment_tax.run.executors import open_executor
 from alignment_tax.run.owner import hold
 from alignment_tax.run.planner import plan
-from alignment_tax.run.ray_executor import open_executor
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.sampling import stratified_sample

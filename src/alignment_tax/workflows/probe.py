@@ -14,11 +14,11 @@ import numpy as np
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
-from alignment_tax.interventions.routing import load_backends, load_classifiers
 from alignment_tax.judge.audit import wilson
 from alignment_tax.judge.probe import ProbeAgreement, agreement, probe_log_odds
 from alignment_tax.models.base import Backend
 from alignment_tax.models.specs import load_backend
+from alignment_tax.run.backends import load_backends, load_classifiers
 from alignment_tax.run.planner import plan
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
