@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from math import sqrt
-from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict
 
 from alignment_tax.analysis.inference import Interval
+from alignment_tax.proportions import wilson_interval
 from alignment_tax.records import JudgedItem
 
 UNSPECIFIED_DOMAIN = "unspecified"
@@ -42,23 +41,12 @@ class SafetyStats(SafetyBlock):
     by_domain: dict[str, SafetyBlock]
 
 
-def wilson_interval(count: int, n: int, confidence: float = 0.95) -> Interval:
-    """Wilson score interval for ``count`` successes of ``n``, in percent."""
-    if n <= 0 or not 0 <= count <= n:
-        raise ValueError(f"need 0 <= count <= n and n > 0, got count={count}, n={n}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = count / n
-    scale = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / scale
-    half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / scale
-    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
-
-
 def proportion(count: int, n: int) -> Proportion:
     """A share in percent with its Wilson 95% CI."""
     if n == 0:
         return Proportion(count=0, n=0, percent=None, ci=None)
-    return Proportion(count=count, n=n, percent=100 * count / n, ci=wilson_interval(count, n))
+    low, high = wilson_interval(count, n)
+    return Proportion(count=count, n=n, percent=100 * count / n, ci=(100 * low, 100 * high))
 
 
 def _block(rows: list[JudgedItem]) -> SafetyBlock:

@@ -13,12 +13,12 @@ import numpy as np
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
+from alignment_tax.proportions import wilson_interval
 from alignment_tax.store import Store
 
 HUMAN_LABELS = ("refusal", "partial", "compliance", "degenerate")
 CSV_COLUMNS = ("id", "config", "item_id", "kind", "category", "prompt", "response", "human_label")
 N_BOOT = 2000
-Z95 = 1.959964
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,10 @@ class ConfigAudit:
 
 
 def wilson(hits: int, n: int) -> Rate:
-    """Wilson score interval; NaN for an empty sample."""
+    """``hits`` of ``n`` with its Wilson score 95% interval; NaN for an empty sample."""
     if n == 0:
         return Rate(float("nan"), float("nan"), float("nan"))
-    p = hits / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * np.sqrt(p * (1 - p) / n + Z95**2 / (4 * n**2)) / (1 + Z95**2 / n)
-    return Rate(p, max(0.0, centre - half), min(1.0, centre + half))
+    return Rate(hits / n, *wilson_interval(hits, n))
 
 
 def rogan_gladen(observed: float, sensitivity: float, specificity: float) -> float:
