@@ -95,6 +95,7 @@ def sweep(
     from alignment_tax.analysis.sweep import Constraints
     from alignment_tax.interventions.directions import default_direction_name, load_direction
     from alignment_tax.report.progress import stage_progress
+    from alignment_tax.report.sweep_table import print_sweep
     from alignment_tax.workflows.sweep import run_sweep, sweep_experiment
 
     if mode not in ("add", "ablate"):
@@ -118,46 +119,8 @@ def sweep(
         result = run_sweep(
             experiment, run_settings, constraints, direction=name, mode=mode, split_seed=split_seed, progress=progress
         )
-    _print_sweep(result)
+    print_sweep(console, result)
     path = write_text(
         out or run_settings.results_dir / result.run_id / "steering-sweep.json", result.model_dump_json(indent=2)
     )
     console.print(f"curve: {path}", highlight=False)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _print_sweep(result) -> None:
-    table = Table(title=f"Steering sweep: {result.direction} ({result.mode}), tuning half | held-out half")
-    columns = ("tax", "coverage", "over-refusal", "degenerate")
-    for column in ("setting", *columns, *(("| " if c == "tax" else "") + c for c in columns)):
-        table.add_column(column, justify="left" if column == "setting" else "right")
-    for point in result.points:
-        t, h = point.tuning, point.held_out
-        mark = " *" if point.name == result.chosen else ""
-        table.add_row(
-            point.name + mark,
-            _pct(t.tax),
-            _pct(t.coverage),
-            _pct(t.over_refusal),
-            _pct(t.degenerate),
-            _pct(h.tax),
-            _pct(h.coverage),
-            _pct(h.over_refusal),
-            _pct(h.degenerate),
-        )
-    console.print(table)
-    n_tune, n_held = result.points[0].tuning.n_items, result.points[0].held_out.n_items
-    console.print(f"percent; tax in points against the unsteered reference; {n_tune} tuning / {n_held} held-out items")
-    if result.chosen is None:
-        console.print(f"[bold]no setting chosen[/]: {result.reason}")
-        return
-    chosen = next(p for p in result.points if p.name == result.chosen).held_out
-    console.print(
-        f"[bold]chosen: {result.chosen}[/] ({result.reason}); held out: tax {_pct(chosen.tax)} points, "
-        f"coverage {_pct(chosen.coverage)}%, over-refusal {_pct(chosen.over_refusal)}%, "
-        f"degenerate {_pct(chosen.degenerate)}%",
-        highlight=False,
-    )
