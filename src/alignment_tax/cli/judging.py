@@ -52,10 +52,6 @@ def judge_stored(
     )
 
 
-def _pct(rate) -> str:
-    return f"{100 * rate.value:.1f}% [{100 * rate.low:.1f}, {100 * rate.high:.1f}]"
-
-
 @judge_app.command("audit")
 def audit(
     run_id: RunId = "latest",
@@ -71,6 +67,7 @@ def audit(
     Rogan-Gladen corrected refusal rates per configuration from a labelled sheet (--labels)."""
     from alignment_tax.judge.audit import audit_report, audit_rows, read_labels, sample_rows, write_audit_csv
     from alignment_tax.judge.stage import judge_name, judge_run
+    from alignment_tax.report.audit_table import audit_table
 
     if (out is None) == (labels is None):
         raise AltaxError("give one of --out FILE (write a sheet to label) or --labels FILE (read a labelled one)")
@@ -84,13 +81,7 @@ def audit(
         console.print(f"wrote {len(chosen)} answers to {out}; fill human_label and pass it back with --labels")
         return
     assert labels is not None
-    table = Table("configuration", "labelled", "sensitivity", "specificity", "detector rate", "corrected rate")
-    for a in audit_report(rows, read_labels(labels), positive, seed):
-        table.add_row(
-            a.config, str(a.labelled), _pct(a.sensitivity), _pct(a.specificity), _pct(a.observed_rate),
-            _pct(a.corrected_rate),
-        )  # fmt: skip
-    console.print(table)
+    console.print(audit_table(audit_report(rows, read_labels(labels), positive, seed)))
     console.print(
         f"{detector} on run {info.run_id}; rates are of '{positive}' over all answers, 95% CIs", highlight=False
     )
