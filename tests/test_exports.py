@@ -4,7 +4,6 @@ import csv
 import subprocess
 import sys
 
-import pyarrow.parquet as pq
 import pytest
 
 from alignment_tax.errors import AltaxError
@@ -12,6 +11,11 @@ from alignment_tax.judge.stage import judge_name
 from alignment_tax.report.exports import COLUMNS, export, item_outcomes
 from alignment_tax.store import Store
 from scripted_run import ITEMS, XSS, scripted_run
+
+
+def parquet():
+    """pyarrow.parquet, or a skip where the parquet extra is not installed (`make test` installs it)."""
+    return pytest.importorskip("pyarrow.parquet", reason="the parquet extra is not installed")
 
 
 @pytest.fixture
@@ -47,11 +51,19 @@ def test_csv_round_trips_untrusted_text(run, tmp_path):
 
 def test_parquet_keeps_types(run, tmp_path):
     _, _, rows = run
-    table = pq.read_table(export(rows, tmp_path / "items.parquet", "parquet"))
+    table = parquet().read_table(export(rows, tmp_path / "items.parquet", "parquet"))
     assert table.column_names == list(COLUMNS) and table.num_rows == len(rows)
     assert str(table.schema.field("correct").type) == "bool" and str(table.schema.field("sample").type) == "int32"
     assert table.column("response").to_pylist() == [r.response for r in rows]
     assert table.column("domain").to_pylist()[: len(ITEMS)] == [r.domain for r in rows][: len(ITEMS)]
+
+
+def test_parquet_without_pyarrow_names_the_extra(run, tmp_path, monkeypatch):
+    for module in ("pyarrow", "pyarrow.parquet"):
+        monkeypatch.setitem(sys.modules, module, None)  # what `import pyarrow` meets where it is not installed
+    with pytest.raises(AltaxError, match=r"pip install 'alignment-tax\[parquet\]'"):
+        export(run[2], tmp_path / "items.parquet", "parquet")
+    assert list(tmp_path.glob("*items.parquet*")) == []
 
 
 def test_unknown_format_is_a_user_error(run, tmp_path):
@@ -60,6 +72,7 @@ def test_unknown_format_is_a_user_error(run, tmp_path):
 
 
 def test_altax_export_writes_beside_the_run_by_default(run):
+    pq = parquet()
     settings, run_id, rows = run
     args = [sys.executable, "-m", "alignment_tax", "export", run_id[:10], "--results-dir", str(settings.results_dir)]
     done = subprocess.run([*args, "--format", "parquet"], capture_output=True, text=True, timeout=120)

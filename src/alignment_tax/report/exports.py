@@ -88,8 +88,11 @@ def _write_csv(rows: list[ItemOutcome], handle: BinaryIO) -> None:
 
 
 def _write_parquet(rows: list[ItemOutcome], handle: BinaryIO) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise AltaxError("Parquet export needs pyarrow: pip install 'alignment-tax[parquet]' or use csv") from None
 
     types = {"sample": pa.int32(), "correct": pa.bool_()}
     schema = pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
