@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console
-from alignment_tax.files import write_text
+from alignment_tax.errors import AltaxError
 
 DataFiles = Annotated[
     list[Path], typer.Option("--data", help="Lab JSONL file (id, prompt, target, kind, area, split); repeatable.")
@@ -39,16 +38,8 @@ def align(
     seed: Annotated[int, typer.Option(help="Seed of resampling, batch order and LoRA initialisation.")] = 0,
 ) -> None:
     """Train a LoRA safety adapter by supervised fine-tuning on the train split of lab JSONL data."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from alignment_tax.lab.train import make_settings, prepare, train
+    from alignment_tax.report.training import adapter_summary, train_progress
 
     settings = make_settings(
         base=base,
@@ -65,39 +56,9 @@ def align(
         seed=seed,
     )
     prepared = prepare(settings, list(data), out)  # every data problem is reported before training starts
-    columns = (
-        TextColumn("[bold]align"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    command = shlex.join(["altax", *sys.argv[1:]])
-    if not console.is_terminal:  # a log file gets a plain line every 10 steps, written at once
-
-        def log_step(step: int, total: int, loss: float) -> None:
-            if step % 10 == 0 or step == total:
-                console.print(f"step {step}/{total} loss {loss:.4f}", highlight=False)
-                console.file.flush()
-
-        record = train(prepared, on_step=log_step, command=command)
-    else:
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task("align", total=prepared.steps, loss="--")
-
-            def on_step(step: int, total: int, loss: float) -> None:
-                progress.update(task, completed=step, total=total, loss=f"{loss:.4f}")
-
-            record = train(prepared, on_step=on_step, command=command)
-    console.print(
-        f"adapter: {out} ({record['adapter']['weights_bytes'] / 1e6:.1f} MB, {record['adapter']['fingerprint']}), "
-        f"{record['steps']} steps, {record['seconds_per_step']:.2f} s/step on {record['device']}, "
-        f"loss {record['loss'][0]:.3f} -> {record['loss'][-1]:.3f}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    with train_progress(console, prepared.steps) as on_step:
+        record = train(prepared, on_step=on_step, command=shlex.join(["altax", *sys.argv[1:]]))
+    console.print(adapter_summary(record, out), highlight=False, soft_wrap=True)
 
 
 @app.command("align-check")
@@ -111,10 +72,8 @@ def align_check(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write rates and answers here.")] = None,
 ) -> None:
     """Refusal rate per kind on lab rows (greedy generation, lexical refusal detector)."""
-    from rich.table import Table
-
-    from alignment_tax.errors import AltaxError
     from alignment_tax.lab.data import load_files, select
+    from alignment_tax.report.lab_check import rates_table, write_check
     from alignment_tax.report.progress import stage_progress
     from alignment_tax.workflows.lab_evaluation import refusal_rates
 
@@ -123,18 +82,6 @@ def align_check(
     rows = select([r for f in load_files(list(data)) for r in f.rows], split, scope)  # type: ignore[arg-type]
     with stage_progress(console) as start:
         rates, answers = refusal_rates(model, rows, max_new_tokens, batch_size, start("generate", len(rows)))
-    table = Table(title=f"{model} on {split} rows ({scope})")
-    for column in ("kind", "rows", "refused", "partial", "refusal rate"):
-        table.add_column(column, justify="left" if column == "kind" else "right")
-    for rate in rates.values():
-        table.add_row(rate.kind, str(rate.total), str(rate.refused), str(rate.partial), f"{100 * rate.rate:.1f}%")
-    console.print(table)
+    console.print(rates_table(f"{model} on {split} rows ({scope})", rates))
     if json_out is not None:
-        payload = {
-            "model": model,
-            "split": split,
-            "scope": scope,
-            "rates": {k: {"rows": r.total, "refused": r.refused, "partial": r.partial} for k, r in rates.items()},
-            "answers": [{"id": r.id, "kind": r.kind, "answer": a, "verdict": v} for r, a, v in answers],
-        }
-        write_text(json_out, json.dumps(payload, indent=2) + "\n")
+        write_check(json_out, {"model": model, "split": split, "scope": scope}, rates, answers)
