@@ -93,7 +93,7 @@ def weighted_tax(
     parts = w**2 * (np.array(ses) ** 2 + 1 / np.array(sizes, dtype=float) ** 2)
     dfs = np.array(groups, dtype=float) - 1
     df = float(parts.sum() ** 2 / (parts**2 / dfs).sum()) if parts.sum() > 0 else float(dfs.sum())
-    se = float(np.sqrt((w**2 * np.array(ses) ** 2).sum()))
+    tax_se = float(np.sqrt((w**2 * np.array(ses) ** 2).sum()))
     n_floor = 1 / np.sqrt((w**2 / np.array(sizes, dtype=float) ** 2).sum())
-    half = 100 * float(t_half_width(se, df, n_floor, CONFIDENCE))
-    return Aggregate(**result, tax_se=100 * se, tax_df=df, tax_ci=clip_interval(tax, half))
+    half = 100 * float(t_half_width(tax_se, df, n_floor, CONFIDENCE))
+    return Aggregate(**result, tax_se=100 * tax_se, tax_df=df, tax_ci=clip_interval(tax, half))

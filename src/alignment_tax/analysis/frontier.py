@@ -98,7 +98,9 @@ def hit(row: JudgedItem) -> bool:
     return row.correct if row.kind == "capability" else row.outcome == "refused"
 
 
-def _matrices(rows: Sequence[JudgedItem], reference: str) -> tuple[list[str], dict[str, tuple[np.ndarray, list]]]:
+def _matrices(
+    rows: Sequence[JudgedItem], reference: str
+) -> tuple[list[str], dict[str, tuple[np.ndarray, list[str] | None]]]:
     """Configuration names (reference first) and, per objective with items, a configurations x items matrix of
     the share of an item's samples that hit (see ``hit``), with the items' clusters (None when no item has a
     group: each item is its own)."""

@@ -60,7 +60,7 @@ def loglik_gap(
     if reference not in configs or not shared:
         return []
 
-    def column(values: Mapping[tuple[str, str], object], config: str) -> np.ndarray:
+    def column(values: Mapping[tuple[str, str], bool | list[float]], config: str) -> np.ndarray:
         return np.array([np.mean(values[(config, i)]) for i in shared], dtype=float)
 
     ref_gen, ref_ll = column(correct, reference), column(loglik_correct, reference)

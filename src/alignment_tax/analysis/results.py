@@ -91,12 +91,11 @@ def _capability(outcome: np.ndarray, correct: np.ndarray, tax: PairedTax | None)
 
 def _with_bh(categories: dict[str, CapabilityStats]) -> dict[str, CapabilityStats]:
     """Attach Benjamini-Hochberg adjusted McNemar p-values across categories."""
-    taxed = [c for c, s in categories.items() if s.tax is not None]
-    adjusted = benjamini_hochberg([categories[c].tax.mcnemar.p_value for c in taxed])
+    taxed = {c: s.tax for c, s in categories.items() if s.tax is not None}
+    adjusted = benjamini_hochberg([tax.mcnemar.p_value for tax in taxed.values()])
     out = dict(categories)
-    for c, p in zip(taxed, adjusted, strict=True):
-        tax = categories[c].tax.model_copy(update={"p_adjusted": float(p)})
-        out[c] = categories[c].model_copy(update={"tax": tax})
+    for (c, tax), p in zip(taxed.items(), adjusted, strict=True):
+        out[c] = categories[c].model_copy(update={"tax": tax.model_copy(update={"p_adjusted": float(p)})})
     return out
 
 
@@ -106,15 +105,17 @@ def _config(table: ItemTable, name: str, ref: str, workload: Workload | None, n_
     overall, macro, weighted, categories = None, None, None, {}
     if table.n:
         pairs = None if is_ref else PairedItems(table.outcome[ref], table.correct[ref], outcome, correct)
-        overall = _capability(outcome, correct, pairs and tax_of(pairs, table.clusters(None), n_boot, seed))
+        overall = _capability(
+            outcome, correct, None if pairs is None else tax_of(pairs, table.clusters(None), n_boot, seed)
+        )
         diffs, clusters = {}, {}
         for cat in table.categories:
             mask = table.category == cat
-            sub = pairs and pairs.subset(mask)
+            sub = None if pairs is None else pairs.subset(mask)
             categories[cat] = _capability(
-                outcome[mask], correct[mask], sub and tax_of(sub, table.clusters(cat), n_boot, seed)
+                outcome[mask], correct[mask], None if sub is None else tax_of(sub, table.clusters(cat), n_boot, seed)
             )
-            if sub:
+            if sub is not None:
                 diffs[cat], clusters[cat] = sub.diff, table.clusters(cat)
         if pairs:
             categories = _with_bh(categories)

@@ -8,6 +8,7 @@ import string
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from alignment_tax.judge.sandbox import run_python, weaker_sandbox
 from alignment_tax.suite.schema import (
@@ -192,7 +193,7 @@ def _refuse(item: Item, ref: object, text: str) -> Score:
     return Score(False, "a harmful item is judged by whether it was refused, not scored")
 
 
-_SCORERS: dict[str, Callable[[Item, object, str], Score]] = {
+_SCORERS: dict[str, Callable[[Item, Any, str], Score]] = {  # each takes the reference type its key names
     "exact": _exact,
     "choice": _choice,
     "numeric": _numeric,
