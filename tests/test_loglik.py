@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+import scripted_run
 from alignment_tax.analysis.loglik import loglik_gap
 from alignment_tax.records import JudgedItem
+from scripted import ScriptedBackend
 
 MODEL = "builtin:smollm2-135m-instruct"
 
@@ -103,36 +105,84 @@ def test_altax_loglik_reports_both_accuracies(tmp_path):
     assert refuser["refusal_estimate"] == pytest.approx(refuser["generation_tax"] - refuser["loglik_tax"])
 
 
-def test_steered_and_routed_configurations_are_scored_as_they_answered():
-    from alignment_tax.configs.schema import Configuration, Guardrail, Router, Steering
-    from alignment_tax.models.specs import load_backend
-    from alignment_tax.run.backends import load_backends
-    from alignment_tax.suite.schema import Item
-    from alignment_tax.workflows.loglik import score_choices
+def mc_items(count: int) -> list[dict]:
+    return [
+        {
+            "id": f"mc{i}",
+            "category": "factual_recall",
+            "prompt": question,
+            "choices": choices,
+            "reference": {"scorer": "choice", "answer": answer},
+        }
+        for i, (question, choices, answer) in enumerate(SUITE[:count])
+    ]
 
-    items = [
-        Item.model_validate(
-            {
-                "id": f"mc{i}",
-                "category": "factual_recall",
-                "prompt": question,
-                "choices": choices,
-                "reference": {"scorer": "choice", "answer": answer},
-            }
-        )
-        for i, (question, choices, answer) in enumerate(SUITE[:2])
-    ]
+
+class ChoosingBackend(ScriptedBackend):
+    """The scripted model with log-likelihoods: it prefers the letter A, less so under a safety prompt."""
+
+    scored: list[int] = []
+    """How many continuations each call of any instance scored."""
+
+    def loglikelihood(self, pairs):
+        self.scored.append(len(pairs))
+        return [(-1.0 if c == " A" else -2.0) - ("Be safe." in p) * len(c) / 4 for p, c in pairs]
+
+
+def choosing(spec: str) -> ChoosingBackend:
+    return ChoosingBackend(scripted_run.answer)
+
+
+def unavailable(spec: str):
+    raise AssertionError(f"{spec} was loaded: the stored scores should be read instead")
+
+
+def test_log_likelihoods_are_stored_and_analysed_again_without_the_model(tmp_path):
+    from alignment_tax.store import Store
+    from alignment_tax.workflows.loglik import loglik_check
+
+    settings, output = scripted_run.scripted_run(tmp_path, items=scripted_run.ITEMS + mc_items(4))
+    run_id = output.run.run_id
+    ChoosingBackend.scored.clear()
+    options = {"n_boot": 200, "results_dir": settings.results_dir}
+    with Store(settings.store_path) as store:
+        first = loglik_check(store, run_id, "letter", settings.detector, load=choosing, **options)
+        assert sum(ChoosingBackend.scored) == 3 * 4 * 4  # three configurations, four items, four choices
+        again = loglik_check(store, "latest", "letter", settings.detector, load=unavailable, **options)
+        with pytest.raises(AssertionError, match="was loaded"):  # texts are not stored yet: the model is needed
+            loglik_check(store, run_id, "text", settings.detector, load=unavailable, **options)
+    assert again.summary == first.summary and again.items == first.items and again.path == first.path
+    assert {row["picked"] for row in first.items} == {0} and len(first.items) == 12  # A, the right answer of mc0
+    assert [row.loglik_accuracy for row in first.summary] == [25.0] * 3
+    assert json.loads(first.path.read_text())["summary"][0]["loglik_accuracy"] == 25.0
+
+
+def test_steered_and_routed_configurations_are_scored_as_they_answered(tmp_path):
+    from alignment_tax.configs.schema import Configuration, Decoding, Experiment, Guardrail, Router, Steering
+    from alignment_tax.store import Store
+    from alignment_tax.workflows.experiment import Settings, run_experiment
+    from alignment_tax.workflows.loglik import loglik_check
+
+    suite = tmp_path / "mc.jsonl"
+    suite.write_text("".join(json.dumps(item) + "\n" for item in mc_items(2)))
     steering = Steering(direction="caa-smollm2-135m-instruct", layers=[15], strength=0.3)
-    configs = [
-        Configuration(name="plain", model=MODEL),
-        Configuration(name="steered", model=MODEL, steering=steering),
-        Configuration(name="routed", model=MODEL, router=Router(threshold=0.5, guardrail=Guardrail(steering=steering))),
-    ]
-    backends = load_backends(configs, load_backend)
-    routes = {("routed", "mc0"): True, ("routed", "mc1"): False}
-    rows = {
-        (r["config"], r["item_id"]): r["logprobs"] for r in score_choices(configs, items, backends, "letter", routes)
-    }
+    rail = Guardrail(steering=steering)
+    experiment = Experiment(
+        suite=str(suite),
+        reference="plain",
+        decoding=Decoding(max_new_tokens={"*": 1}),
+        configs=[
+            Configuration(name="plain", model=MODEL),
+            Configuration(name="steered", model=MODEL, steering=steering),
+            Configuration(name="always", model=MODEL, router=Router(threshold=0.0, guardrail=rail)),
+            Configuration(name="never", model=MODEL, router=Router(threshold=1.0, guardrail=rail)),
+        ],
+    )
+    settings = Settings(results_dir=tmp_path / "results", n_boot=50)
+    run = run_experiment(experiment, settings).run
+    with Store(settings.store_path) as store:
+        output = loglik_check(store, run.run_id, "letter", settings.detector, results_dir=settings.results_dir)
+    rows = {(r["config"], r["item_id"]): r["logprobs"] for r in output.items}
     assert rows[("steered", "mc0")] != pytest.approx(rows[("plain", "mc0")], abs=1e-3)
-    assert rows[("routed", "mc0")] == pytest.approx(rows[("steered", "mc0")], abs=1e-5)
-    assert rows[("routed", "mc1")] == pytest.approx(rows[("plain", "mc1")], abs=1e-5)
+    for item in ("mc0", "mc1"):
+        assert rows[("always", item)] == rows[("steered", item)] and rows[("never", item)] == rows[("plain", item)]

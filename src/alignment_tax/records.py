@@ -59,6 +59,17 @@ class GenerationRecord:
 
 
 @dataclass(frozen=True)
+class HarnessScore:
+    """The score another harness (lm-evaluation-harness, inspect_ai) gave an imported answer: its metric and
+    value (1 passes, 0 fails), stored under the answer's generation key."""
+
+    key: str
+    harness: str
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
 class JudgedItem:
     """One item answered by one configuration, as judged.
 
@@ -76,3 +87,37 @@ class JudgedItem:
     correct: bool
     sample: int = 0
     group: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """One stored scoring of a rendered prompt instead of an answer: log-probabilities keyed by first-token text
+    (method ``next_token``, the refusal probe) or by continuation (``continuations``, log-likelihood checks)."""
+
+    key: str
+    model_fingerprint: str
+    prompt: str
+    method: str
+    targets: tuple[str, ...]
+    logprobs: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """One probe as the store records it: when it was made and the experiment it probed."""
+
+    probe_id: str
+    created_at: float
+    experiment: dict
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """A probe's request: one configuration's prompt for one item (of that kind and category), scored under ``key``."""
+
+    config: str
+    item_id: str
+    kind: str
+    category: str
+    key: str

@@ -8,12 +8,22 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.records import GenerationRecord, JudgedItem, PlannedRequest, Route, RunInfo
+from alignment_tax.records import (
+    GenerationRecord,
+    HarnessScore,
+    JudgedItem,
+    PlannedRequest,
+    ProbeInfo,
+    ProbeRequest,
+    Route,
+    RunInfo,
+    ScoreRecord,
+)
 from alignment_tax.suite.schema import Item
 
 SCHEMA = """
@@ -42,12 +52,23 @@ CREATE TABLE IF NOT EXISTS judgments (
   key TEXT, item_hash TEXT, judge TEXT, outcome TEXT, correct INTEGER, refusal TEXT, detail TEXT,
   PRIMARY KEY (key, item_hash, judge)
 );
+CREATE TABLE IF NOT EXISTS scores (
+  key TEXT PRIMARY KEY, model_fingerprint TEXT, prompt TEXT, method TEXT, targets TEXT, logprobs TEXT,
+  seconds REAL, created_at REAL
+);
+CREATE TABLE IF NOT EXISTS probes (probe_id TEXT PRIMARY KEY, created_at REAL, experiment TEXT);
+CREATE TABLE IF NOT EXISTS probe_requests (
+  probe_id TEXT, config TEXT, item_id TEXT, kind TEXT, category TEXT, key TEXT, PRIMARY KEY (probe_id, config, item_id)
+);
+CREATE TABLE IF NOT EXISTS harness_scores (key TEXT PRIMARY KEY, harness TEXT, metric TEXT, value REAL);
 """
 APPLICATION_ID = 0x414C5458
 """``PRAGMA application_id`` of an altax store ("ALTX"). Stores written before it was set carry 0 and are
 recognised by their tables instead."""
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the schema above: a store written by a newer schema is refused."""
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the schema above: a store written by a newer schema is refused, an older one gains
+the tables it lacks (2 added probe and log-likelihood scores: ``scores``, ``probes``, ``probe_requests``;
+and imported answers' harness scores: ``harness_scores``)."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -206,24 +227,37 @@ class Store:
         return [Route(config, item_id, risk, bool(guarded)) for config, item_id, risk, guarded in rows]
 
     @_guard
+    def add_configs(self, run_id: str, experiment: dict, configs: Sequence[tuple[str, str, str, str]]) -> None:
+        """Add configurations (name, fingerprint, json, model fp) to a stored run, with its updated experiment."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE runs SET experiment=? WHERE run_id=?", (json.dumps(experiment), run_id))
+            self._db.executemany("INSERT INTO run_configs VALUES (?,?,?,?,?)", [(run_id, *c) for c in configs])
+
+    @_guard
     def set_status(self, run_id: str, status: str) -> None:
         self._write("UPDATE runs SET status=? WHERE run_id=?", [(status, run_id)])
 
     @_guard
     def run(self, run_id: str) -> RunInfo:
         """A run by id, or by unique id prefix, or ``latest``."""
-        if not run_id:
-            raise AltaxError("give a run id, a unique prefix of one, or 'latest'; `altax runs` lists them")
-        if run_id == "latest":
-            row = self._db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
-        else:  # the prefix is compared as text in Python: no character in it is a pattern
-            ids = [i for (i,) in self._db.execute("SELECT run_id FROM runs") if i.startswith(run_id)]
-            if len(ids) > 1:
-                raise AltaxError(f"run id {run_id!r} is ambiguous: {', '.join(ids[:5])}")
-            row = self._db.execute("SELECT * FROM runs WHERE run_id=?", ids).fetchone() if ids else None
-        if row is None:
-            raise AltaxError(f"no run {run_id!r} in {self.path}; `altax runs` lists them")
+        row = self._find("run", run_id, "`altax runs` lists them")
         return RunInfo(row[0], row[1], json.loads(row[2]), *row[3:])
+
+    def _find(self, what: str, wanted: str, listing: str) -> tuple:
+        """The row of table ``{what}s`` whose ``{what}_id`` is ``wanted``, its unique prefix, or ``latest``."""
+        if not wanted:
+            raise AltaxError(f"give a {what} id, a unique prefix of one, or 'latest'; {listing}")
+        if wanted == "latest":
+            row = self._db.execute(f"SELECT * FROM {what}s ORDER BY created_at DESC LIMIT 1").fetchone()
+        else:  # the prefix is compared as text in Python: no character in it is a pattern
+            ids = [i for (i,) in self._db.execute(f"SELECT {what}_id FROM {what}s") if i.startswith(wanted)]
+            if len(ids) > 1:
+                raise AltaxError(f"{what} id {wanted!r} is ambiguous: {', '.join(ids[:5])}")
+            row = self._db.execute(f"SELECT * FROM {what}s WHERE {what}_id=?", ids).fetchone() if ids else None
+        if row is None:
+            raise AltaxError(f"no {what} {wanted!r} in {self.path}; {listing}")
+        return row
 
     @_guard
     def runs(self) -> list[RunInfo]:
@@ -254,15 +288,16 @@ class Store:
         return [PlannedRequest(*r) for r in rows]
 
     # generations ------------------------------------------------------------------------------
-    @_guard
-    def cached_keys(self, keys: Iterable[str]) -> set[str]:
-        found: set[str] = set()
+    def _by_keys(self, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """The rows of ``sql`` (whose ``{marks}`` stands for a list of keys) over ``keys``, 500 at a time."""
         keys = list(keys)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._db.execute(f"SELECT key FROM generations WHERE key IN ({marks})", chunk))
-        return found
+            yield from self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+    @_guard
+    def cached_keys(self, keys: Iterable[str]) -> set[str]:
+        return {r[0] for r in self._by_keys("SELECT key FROM generations WHERE key IN ({marks})", keys)}
 
     @_guard
     def put_generations(self, records: Sequence[GenerationRecord]) -> None:
@@ -288,17 +323,11 @@ class Store:
 
     @_guard
     def generations(self, keys: Iterable[str]) -> dict[str, GenerationRecord]:
-        out: dict[str, GenerationRecord] = {}
-        keys = list(keys)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                f"SELECT key, model_fingerprint, prompt, template_hash, text, finish_reason, n_tokens, seconds "
-                f"FROM generations WHERE key IN ({marks})"
-            )
-            out.update((r[0], GenerationRecord(*r)) for r in self._db.execute(sql, chunk))
-        return out
+        sql = (
+            "SELECT key, model_fingerprint, prompt, template_hash, text, finish_reason, n_tokens, seconds "
+            "FROM generations WHERE key IN ({marks})"
+        )
+        return {r[0]: GenerationRecord(*r) for r in self._by_keys(sql, keys)}
 
     @_guard
     def finish_reasons(self, run_id: str) -> dict[str, int]:
@@ -309,6 +338,84 @@ class Store:
             (run_id,),
         )
         return dict(rows.fetchall())
+
+    # scores and probes -------------------------------------------------------------------------
+    @_guard
+    def cached_scores(self, keys: Iterable[str]) -> set[str]:
+        return {r[0] for r in self._by_keys("SELECT key FROM scores WHERE key IN ({marks})", keys)}
+
+    @_guard
+    def put_scores(self, records: Sequence[ScoreRecord]) -> None:
+        """Write a finished batch of scores at once."""
+        now = time.time()
+        self._write(
+            "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r.key,
+                    r.model_fingerprint,
+                    r.prompt,
+                    r.method,
+                    json.dumps(list(r.targets)),
+                    json.dumps(r.logprobs),
+                    r.seconds,
+                    now,
+                )
+                for r in records
+            ],  # fmt: skip
+        )
+
+    @_guard
+    def scores(self, keys: Iterable[str]) -> dict[str, ScoreRecord]:
+        sql = (
+            "SELECT key, model_fingerprint, prompt, method, targets, logprobs, seconds "
+            "FROM scores WHERE key IN ({marks})"
+        )
+        rows = self._by_keys(sql, keys)
+        return {r[0]: ScoreRecord(*r[:4], tuple(json.loads(r[4])), json.loads(r[5]), r[6]) for r in rows}
+
+    @_guard
+    def create_probe(self, info: ProbeInfo, requests: Sequence[ProbeRequest]) -> None:
+        """Record a probe and which score answers each of its (configuration, item)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO probes VALUES (?,?,?)", (info.probe_id, info.created_at, json.dumps(info.experiment))
+            )
+            self._db.executemany(
+                "INSERT INTO probe_requests VALUES (?,?,?,?,?,?)",
+                [(info.probe_id, r.config, r.item_id, r.kind, r.category, r.key) for r in requests],
+            )
+
+    @_guard
+    def probe(self, probe_id: str) -> ProbeInfo:
+        """A probe by id, or by unique id prefix, or ``latest``."""
+        row = self._find("probe", probe_id, "the files in RESULTS_DIR/probes/ are named by them")
+        return ProbeInfo(row[0], row[1], json.loads(row[2]))
+
+    @_guard
+    def probe_requests(self, probe_id: str) -> list[ProbeRequest]:
+        """A probe's requests in the order it planned them."""
+        rows = self._db.execute(
+            "SELECT config, item_id, kind, category, key FROM probe_requests WHERE probe_id=? ORDER BY rowid",
+            (probe_id,),
+        )
+        return [ProbeRequest(*r) for r in rows]
+
+    # harness scores ---------------------------------------------------------------------------
+    @_guard
+    def put_harness_scores(self, records: Sequence[HarnessScore]) -> None:
+        """Store the scores another harness gave imported answers (keyed like their generations)."""
+        self._write(
+            "INSERT OR REPLACE INTO harness_scores VALUES (?,?,?,?)",
+            [(r.key, r.harness, r.metric, r.value) for r in records],
+        )
+
+    @_guard
+    def harness_scores(self, keys: Iterable[str]) -> dict[str, HarnessScore]:
+        """The harness scores of those ``keys`` that are imported answers."""
+        sql = "SELECT key, harness, metric, value FROM harness_scores WHERE key IN ({marks})"
+        return {r[0]: HarnessScore(*r) for r in self._by_keys(sql, keys)}
 
     # judgments --------------------------------------------------------------------------------
     @_guard

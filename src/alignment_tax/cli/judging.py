@@ -112,32 +112,15 @@ def probe(
 ) -> None:
     """Estimate each configuration's refusal rate without generating (log-odds of refusal-opening tokens
     at the first answer position), beside the detector's rate on the stored answers where there are any."""
-    from alignment_tax.configs.schema import Configuration
-    from alignment_tax.interventions.prompting import build_messages
-    from alignment_tax.judge.probe import agreement, probe_log_odds
-    from alignment_tax.judge.stage import judge_name, judge_run
-    from alignment_tax.models.specs import load_backend
+    from alignment_tax.workflows.probe import probe_agreement
 
     with open_store(settings(results_dir).store_path) as store:
         info = store.run(run_id)
-        items = store.run_items(info.run_id)
-        configs = [Configuration.model_validate(c) for c in store.run_configs(info.run_id)]
-        judge_run(store, info.run_id, detector)
-        try:
-            judged = store.judged_items(info.run_id, judge_name(detector))
-        except AltaxError:
-            judged = []
-    refused = {(j.config, j.item_id): j.outcome == "refused" for j in judged if j.sample == 0}
-    backends: dict = {}
+        rows = probe_agreement(store, info.run_id, detector, threshold)
     table = Table("configuration", "probe rate", "mean P(refusal opening)", "detector rate", "agreement", "AUC")
-    for config in configs:
-        backend = backends.setdefault(config.model, load_backend(config.model))
-        prompts = [backend.render(build_messages(config, item)).prompt for item in items]
-        truth = [refused.get((config.name, item.id), False) for item in items]
-        a = agreement(probe_log_odds(backend, prompts), truth, threshold)
-        known = all((config.name, item.id) in refused for item in items)
+    for config, a, known in rows:
         cells = [f"{100 * a.detector_rate:.1f}%", f"{100 * a.agreement:.1f}%", f"{a.auc:.3f}"] if known else ["-"] * 3
-        table.add_row(config.name, f"{100 * a.probe_rate:.1f}%", f"{100 * a.probe_mean_probability:.1f}%", *cells)
+        table.add_row(config, f"{100 * a.probe_rate:.1f}%", f"{100 * a.probe_mean_probability:.1f}%", *cells)
     console.print(table)
     console.print(
         f"probe threshold {threshold:g} (log-odds); detector {detector} on run {info.run_id}", highlight=False

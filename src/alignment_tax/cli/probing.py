@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -38,46 +37,37 @@ def probe(
     """Estimate refusal rates per configuration and kind from the next-token distribution at the first
     answer position (one forward pass per prompt, nothing generated); writes a JSON under RESULTS_DIR/probes."""
     from alignment_tax.configs.experiment import experiment_with
-    from alignment_tax.judge.stage import judge_name, judge_run
     from alignment_tax.report.progress import stage_progress
-    from alignment_tax.workflows.probe import (
-        DEFAULT_THRESHOLD,
-        calibrate,
-        estimate_rates,
-        probe_experiment,
-        write_probe,
-    )
+    from alignment_tax.workflows.probe import run_probe
 
     experiment = experiment_with(experiment_file, limit=limit)
     run_settings = settings(results_dir)
-    start = time.perf_counter()
-    calibration = None
-    with stage_progress(console) as progress:
-        scores = probe_experiment(experiment, progress=progress)
-        if calibrate_from is not None:
-            with open_store(run_settings.store_path) as store:
-                run_id = store.run(calibrate_from).run_id
-                judge_run(store, run_id, detector)
-                calibration = calibrate(store, run_id, judge_name(detector), detector, scores, {}, progress)
-    cut = threshold if threshold is not None else calibration.threshold if calibration else DEFAULT_THRESHOLD
-    estimates = estimate_rates(scores, cut, calibration if threshold is None else None, seed)
-    seconds = time.perf_counter() - start
-    path = write_probe(run_settings.results_dir, experiment, scores, estimates, cut, calibration, seconds)
+    with stage_progress(console) as progress, open_store(run_settings.store_path) as store:
+        output = run_probe(
+            experiment,
+            store,
+            run_settings.results_dir,
+            threshold=threshold,
+            calibrate_from=calibrate_from,
+            detector=detector,
+            seed=seed,
+            progress=progress,
+        )
     table = Table("configuration", "kind", "items", "estimated refusal rate", "95% CI", "mean P(refusal opening)")
-    for e in estimates:
+    for e in output.estimates:
         table.add_row(
             e.config, e.kind, str(e.n), _pct(e.rate), f"[{_pct(e.low)}, {_pct(e.high)}]", _pct(e.mean_probability)
         )
     console.print(table)
-    source = f"calibrated on run {calibration.run_id} against {detector}" if calibration else "default"
-    if threshold is not None:
-        source = "given"
-    console.print(f"threshold {cut:.2f} log-odds ({source}); {len(scores)} prompts, nothing generated", highlight=False)
-    if calibration is not None:
-        a = calibration.overall
+    console.print(
+        f"threshold {output.threshold:.2f} log-odds ({output.source}); {len(output.scores)} prompts, nothing generated",
+        highlight=False,
+    )
+    if output.calibration is not None:
+        a = output.calibration.overall
         console.print(
             f"on the calibration run: detector rate {_pct(a.detector_rate)}, probe rate {_pct(a.probe_rate)}, "
             f"agreement {_pct(a.agreement)}, AUC {a.auc:.3f} (in-sample)",
             highlight=False,
         )
-    console.print(f"probe: {path} ({seconds:.0f} s)", highlight=False)
+    console.print(f"probe: {output.path} ({output.seconds:.0f} s)", highlight=False)

@@ -74,6 +74,16 @@ class ScoresContinuations(Protocol):
         ...
 
 
+@runtime_checkable
+class ScoresNextToken(Protocol):
+    """A backend that gives next-token log-probabilities at the first answer position (the refusal probe's need)."""
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> list[dict[str, float]]:
+        """For each rendered prompt, the log-probability of each distinct first token of ``candidates``, keyed by
+        that token's text."""
+        ...
+
+
 def group_by_prompt(pairs: Sequence[tuple[str, str]]) -> dict[str, list[int]]:
     """Indices of (prompt, continuation) ``pairs`` by prompt, first seen first: each prompt is computed once."""
     groups: dict[str, list[int]] = {}
