@@ -28,7 +28,7 @@ def packaged_model_dir() -> Path:
     config = next((f for f in dist.files or [] if f.as_posix().endswith("model/config.json")), None)
     if config is None:
         raise AltaxError(f"{MODEL_DIST} is installed without its model files; reinstall it")
-    return Path(dist.locate_file(config)).parent
+    return Path(str(dist.locate_file(config))).parent
 
 
 class Encoder:

@@ -10,12 +10,16 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.lab.data import ALL_SCOPE, DataFile, LabRow, counts, load_files, resample, select
 from alignment_tax.lab.encode import Example, collate, encode_rows
+
+if TYPE_CHECKING:
+    from alignment_tax.models.hf import HFBackend
 
 RECORD = "altax-align.json"
 """The training record saved beside the adapter."""
@@ -51,8 +55,9 @@ def make_settings(**values) -> AlignSettings:
         raise AltaxError(f"{option}: {first['msg']}") from None
 
 
-def base_backend(spec: str):
+def base_backend(spec: str) -> HFBackend:
     """The HF backend of a trainable base (``builtin:NAME`` or ``hf:ID_OR_PATH``, without an adapter)."""
+    from alignment_tax.models.hf import HFBackend
     from alignment_tax.models.specs import load_backend, parse_spec
 
     parsed = parse_spec(spec)
@@ -60,7 +65,9 @@ def base_backend(spec: str):
         raise AltaxError(f"cannot train on {spec!r}: the base must be builtin:NAME or hf:ID_OR_PATH")
     if "+" in parsed.target:
         raise AltaxError(f"the base {spec!r} already carries an adapter; train on the plain base model")
-    return load_backend(spec)
+    backend = load_backend(spec)
+    assert isinstance(backend, HFBackend)  # both schemes load one
+    return backend
 
 
 def _check_out(out: Path) -> None:
@@ -77,7 +84,7 @@ def _lora(model, settings: AlignSettings):
 
     config = LoraConfig(
         r=settings.rank,
-        lora_alpha=settings.alpha,
+        lora_alpha=settings.alpha,  # type: ignore[arg-type]  # PEFT annotates int, but only divides it by r
         lora_dropout=settings.dropout,
         target_modules=list(settings.target_modules),
         bias="none",
@@ -99,7 +106,9 @@ def _lora(model, settings: AlignSettings):
 
 def _batches(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
     """Row indices of each step: seeded shuffles of the pool, one after another."""
-    rng, order, out = random.Random(seed), [], []
+    rng = random.Random(seed)
+    order: list[int] = []
+    out: list[list[int]] = []
     for _ in range(steps):
         while len(order) < batch_size:
             epoch = list(range(n))
@@ -118,7 +127,7 @@ class Prepared:
     files: list[DataFile]
     rows: list[LabRow]
     pool: list[LabRow]
-    backend: object
+    backend: HFBackend
     examples: list[Example]
     out: Path
 

@@ -108,8 +108,9 @@ def _convert(gguf: Path, target: Path) -> None:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The weights are de-quantized to float32 on load; drop the GGUF marker so they can be saved.
-        model.hf_quantizer = None
-        model.is_quantized = False
+        # (torch types Module.__setattr__ for tensors and modules only)
+        model.hf_quantizer = None  # type: ignore[assignment]
+        model.is_quantized = False  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(staging)

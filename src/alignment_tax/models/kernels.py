@@ -92,7 +92,10 @@ def _linear_layers(model: torch.nn.Module) -> list[torch.nn.Linear]:
 def measure(model: torch.nn.Module) -> KernelChoice:
     """Time both kernels on the model's own layers, passes interleaved so that load drifts hit both alike."""
     dense = _linear_layers(model)
-    candidates = {"dense": dense, "onednn": [PackedLinear(layer) for layer in dense]}
+    candidates: dict[str, list[torch.nn.Linear] | list[PackedLinear]] = {
+        "dense": dense,
+        "onednn": [PackedLinear(layer) for layer in dense],
+    }
     inputs = {rows: {layer.in_features: torch.randn(rows, layer.in_features) for layer in dense} for rows in TIMED_ROWS}
     best = dict.fromkeys(candidates, float("inf"))
     with torch.inference_mode():

@@ -280,7 +280,7 @@ class OpenAIBackend:
         choice = self._choice(data, f"POST {path}")
         finish = str(choice.get("finish_reason") or "stop")
         if self.options.endpoint == "chat":
-            message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+            message = sent if isinstance(sent := choice.get("message"), dict) else {}
             text, refusal = message.get("content") or "", message.get("refusal")
             if refusal:
                 text, finish = text or refusal, CONTENT_FILTER

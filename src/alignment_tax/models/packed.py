@@ -54,7 +54,8 @@ def can_pack(model: torch.nn.Module) -> bool:
 
 def pack(model: torch.nn.Module) -> int:
     """Replace every ``nn.Linear`` of ``model`` by a ``PackedLinear``, in place; returns how many."""
-    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    input_embeddings = getattr(model, "get_input_embeddings", None)  # a transformers model has it
+    embeddings = input_embeddings() if input_embeddings is not None else None
     shared = embeddings.weight if embeddings is not None else None
     count = 0
     for module in list(model.modules()):

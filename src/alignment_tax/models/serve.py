@@ -127,7 +127,9 @@ class Service:
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 128)
         temperature, seed = float(body.get("temperature") or 0.0), int(body.get("seed") or 0)
         out = self.batcher.submit(prompt, max_tokens, stop, temperature, seed)
-        choice = {"message": {"role": "assistant", "content": out.text}} if chat else {"text": out.text}
+        choice: dict[str, object] = (
+            {"message": {"role": "assistant", "content": out.text}} if chat else {"text": out.text}
+        )
         kind = "chat.completion" if chat else "text_completion"
         choice["finish_reason"] = out.finish_reason
         return _completion(
