@@ -59,14 +59,14 @@ def route_items(
 ) -> dict[tuple[str, str], Route]:
     """The routing decision of every (routed configuration, item): the guardrail is on when the classifier's
     risk score of the item's prompt text is at or above the router's threshold. Each text is scored once."""
-    routed = [c for c in configs if c.router is not None]
+    routers = {c.name: c.router for c in configs if c.router is not None}
     risks: dict[str, list[float]] = {}
-    for name in dict.fromkeys(c.router.classifier for c in routed):
+    for name in dict.fromkeys(router.classifier for router in routers.values()):
         if name not in classifiers:
             raise AltaxError(f"no risk classifier {name!r} was loaded for routing")
         risks[name] = [float(r) for r in classifiers[name].scores([item_text(item) for item in items])]
     out = {}
-    for config in routed:
-        for item, risk in zip(items, risks[config.router.classifier], strict=True):
-            out[(config.name, item.id)] = Route(config.name, item.id, risk, risk >= config.router.threshold)
+    for config, router in routers.items():
+        for item, risk in zip(items, risks[router.classifier], strict=True):
+            out[(config, item.id)] = Route(config, item.id, risk, risk >= router.threshold)
     return out
