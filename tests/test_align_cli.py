@@ -25,6 +25,7 @@ def test_align_writes_an_adapter_that_align_check_then_reads(tmp_path):
     assert (out / "altax-align.json").is_file()
 
     args = ["align-check", f"{BASE}+{out}", "--data", str(data), "--split", "train", "--max-new-tokens", "4"]
+    args += ["--results-dir", str(tmp_path / "results")]
     checked = CliRunner().invoke(app, [*args, "--json", str(report)])
     assert checked.exit_code == 0, checked.output
     payload = json.loads(report.read_text())

@@ -136,6 +136,10 @@ def test_cli_probe_writes_json_beside_the_results(stored, tmp_path):
     assert "agreement 100.0%" in result.output
     written = list((settings.results_dir / "probes").glob("*.json"))
     assert len(written) == 1 and json.loads(written[0].read_text())["probe"]["threshold_source"].startswith("calib")
+    again = CliRunner().invoke(app, ["probe", "--probe", "latest", "--threshold", "0", *args[-2:]])
+    assert again.exit_code == 0, again.output
+    assert "threshold 0.00 log-odds (given); 24 prompts" in again.output
+    assert list((settings.results_dir / "probes").glob("*.json")) == written  # the same probe, analysed again
     missing = CliRunner().invoke(app, ["probe", "--experiment", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 2 and "not found" in missing.output
 

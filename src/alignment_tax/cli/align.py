@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from alignment_tax.cli.app import app, console
+from alignment_tax.cli.app import app, console, settings
+from alignment_tax.cli.options import ResultsDir
 from alignment_tax.errors import AltaxError
 
 DataFiles = Annotated[
@@ -70,18 +71,21 @@ def align_check(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens generated per prompt.")] = 48,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write rates and answers here.")] = None,
+    results_dir: ResultsDir = None,
 ) -> None:
-    """Refusal rate per kind on lab rows (greedy generation, lexical refusal detector)."""
+    """Refusal rate per kind on lab rows (greedy generation, lexical refusal detector); answers are kept in the
+    store, so checking again generates nothing."""
     from alignment_tax.lab.data import load_files, select
     from alignment_tax.report.lab_check import rates_table, write_check
     from alignment_tax.report.progress import stage_progress
+    from alignment_tax.store import Store
     from alignment_tax.workflows.lab_evaluation import refusal_rates
 
     if split not in ("train", "heldout"):
         raise AltaxError(f"--split {split!r}: use train or heldout")
     rows = select([r for f in load_files(list(data)) for r in f.rows], split, scope)  # type: ignore[arg-type]
-    with stage_progress(console) as start:
-        rates, answers = refusal_rates(model, rows, max_new_tokens, batch_size, start("generate", len(rows)))
+    with stage_progress(console) as progress, Store(settings(results_dir).store_path) as store:
+        rates, answers = refusal_rates(model, rows, store, max_new_tokens, batch_size, progress)
     console.print(rates_table(f"{model} on {split} rows ({scope})", rates))
     if json_out is not None:
         write_check(json_out, {"model": model, "split": split, "scope": scope}, rates, answers)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.app import app, console, settings
 from alignment_tax.cli.options import Detector, ResultsDir
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
@@ -32,26 +33,35 @@ def probe(
         float | None, typer.Option(help="Log-odds threshold; default: calibrated, else the documented default.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    stored: Annotated[
+        str | None,
+        typer.Option("--probe", help="Analyse a stored probe (id, prefix or 'latest') again: no model is loaded."),
+    ] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Estimate refusal rates per configuration and kind from the next-token distribution at the first
-    answer position (one forward pass per prompt, nothing generated); writes a JSON under RESULTS_DIR/probes."""
+    answer position (one forward pass per prompt, nothing generated); the scores are kept in the store and
+    the estimates written as JSON under RESULTS_DIR/probes."""
     from alignment_tax.configs.experiment import experiment_with
     from alignment_tax.report.progress import stage_progress
-    from alignment_tax.workflows.probe import run_probe
+    from alignment_tax.store import Store
+    from alignment_tax.workflows.probe import analyse_probe, probe_experiment
 
-    experiment = experiment_with(experiment_file, limit=limit)
+    experiment = experiment_with(experiment_file, limit=limit) if stored is None else None
     run_settings = settings(results_dir)
-    with stage_progress(console) as progress, open_store(run_settings.store_path) as store:
-        output = run_probe(
-            experiment,
+    started = time.perf_counter()
+    with stage_progress(console) as progress, Store(run_settings.store_path) as store:
+        probe_id = stored if experiment is None else probe_experiment(experiment, store, progress=progress)
+        output = analyse_probe(
             store,
+            probe_id or "",
             run_settings.results_dir,
             threshold=threshold,
             calibrate_from=calibrate_from,
             detector=detector,
             seed=seed,
             progress=progress,
+            started=started,
         )
     table = Table("configuration", "kind", "items", "estimated refusal rate", "95% CI", "mean P(refusal opening)")
     for e in output.estimates:

@@ -205,14 +205,6 @@ class ProbeOutput:
     seconds: float
 
 
-def run_probe(experiment: Experiment, store: Store, results_dir: Path, **options) -> ProbeOutput:
-    """Probe the experiment (``probe_experiment``), then estimate its refusal rates (``analyse_probe``, which
-    takes ``options``)."""
-    started = time.perf_counter()
-    probe_id = probe_experiment(experiment, store, progress=options.get("progress"))
-    return analyse_probe(store, probe_id, results_dir, started=started, **options)
-
-
 def analyse_probe(
     store: Store,
     probe_id: str,
