@@ -3,7 +3,7 @@
 from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     align,
     experiment,
-    judging,
+    judge,
     loglik,
     power,
     probing,
