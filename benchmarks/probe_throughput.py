@@ -2,7 +2,8 @@
 
 Renders the first ``--items`` items of the bundled ``core`` suite (every category, suite order) under
 the default experiment's reference configuration, loads the model and warms it up, then times
-``judge.probe.probe_log_odds`` (one forward pass per prompt, batches of 16 like ``altax probe``) over
+the probe's log-odds (``next_token_logprobs`` of ``judge.probe.probe_candidates``, then ``judge.probe.log_odds``;
+one forward pass per prompt, batches of 16 like ``altax probe``) over
 them, best of ``--repeats``. Prints one line and writes benchmarks/results/CPU/probe_throughput.json
 (one folder per CPU model, ``machine.py``).
 
@@ -21,7 +22,7 @@ from machine import machine, results_path
 
 from alignment_tax.configs.experiment import default_experiment
 from alignment_tax.configs.schema import Decoding
-from alignment_tax.judge.probe import probe_log_odds
+from alignment_tax.judge.probe import log_odds, probe_candidates
 from alignment_tax.models.specs import load_backend
 from alignment_tax.run.planner import plan
 from alignment_tax.suite.loaders import load_suite
@@ -39,11 +40,12 @@ def main() -> None:
     backend = load_backend(config.model)
     prompts = [p.request.prompt for p in plan([config], items, {config.model: backend}, Decoding())]
     load = [os.getloadavg()[0]]
-    probe_log_odds(backend, prompts[:4])  # load the weights, choose the kernel, warm up
+    candidates = probe_candidates()
+    log_odds(backend.next_token_logprobs(prompts[:4], candidates))  # load the weights, choose the kernel, warm up
     best = float("inf")
     for _ in range(args.repeats):
         started = time.perf_counter()
-        probe_log_odds(backend, prompts)
+        log_odds(backend.next_token_logprobs(prompts, candidates))
         best = min(best, time.perf_counter() - started)
     load.append(os.getloadavg()[0])
     info = {**machine(), "torch_threads": torch.get_num_threads(), "load_average": load}
