@@ -43,3 +43,9 @@ def test_serve_needs_the_key_variable_it_names(monkeypatch):
     monkeypatch.delenv("ALTAX_TEST_UNSET_KEY", raising=False)
     result = CliRunner().invoke(app, ["serve", "builtin:x", "--api-key-env", "ALTAX_TEST_UNSET_KEY"])
     assert result.exit_code == 2 and "ALTAX_TEST_UNSET_KEY: that environment variable is not set" in result.output
+
+
+def test_help_shows_bracketed_defaults_as_text():
+    result = CliRunner().invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert "[env ALTAX_RESULTS_DIR, default ./altax-results]" in result.stdout
+    assert "[default: RUN/report.html]" in result.stdout

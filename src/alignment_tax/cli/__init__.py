@@ -6,7 +6,7 @@ from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     judge,
     loglik,
     power,
-    probing,
+    probe,
     report,
     route,
     runs,

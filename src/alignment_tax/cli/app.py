@@ -42,16 +42,21 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")
     """Measure the alignment tax: what safety costs a model in capability."""
 
 
+def renamed(old: str, new: str) -> None:
+    """Tell on stderr that ``altax OLD`` is now ``altax NEW`` and that the old name goes away."""
+    Console(stderr=True).print(
+        f"note: `altax {old}` is now `altax {new}`; the old name goes away in the next release",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def deprecated_alias(command, old: str, new: str):
     """``command`` under its old name: the same options, and a notice on stderr naming the new command."""
 
     @wraps(command)
     def alias(**options):
-        Console(stderr=True).print(
-            f"note: `altax {old}` is now `altax {new}`; the old name goes away in the next release",
-            highlight=False,
-            soft_wrap=True,
-        )
+        renamed(old, new)
         return command(**options)
 
     alias.__doc__ = f"Deprecated name of `altax {new}`."

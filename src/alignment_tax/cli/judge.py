@@ -6,17 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
-from alignment_tax.cli.app import app, console, open_store, settings
+from alignment_tax.cli.app import app, console, open_store, renamed, settings
 from alignment_tax.cli.options import Detector, ResultsDir, RunId
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 class _JudgeGroup(TyperGroup):
-    """`altax judge [RUN]` judges a run; `altax judge audit|refusals|probe ...` are subcommands."""
+    """`altax judge [RUN]` judges a run; `altax judge audit|refusals ...` are subcommands."""
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
@@ -27,7 +26,7 @@ class _JudgeGroup(TyperGroup):
 judge_app = typer.Typer(
     cls=_JudgeGroup,
     help="`altax judge [RUN] [--detector NAME] [--rejudge]` judges a stored run without calling a model; "
-    "the commands below audit detectors, label CSV files and probe refusals without generating.",
+    "the commands below audit detectors and label CSV files.",
 )
 app.add_typer(judge_app, name="judge")
 
@@ -103,25 +102,15 @@ def refusals(
     console.print(f"labelled {n} responses with {detector} into {out}: {counts}", highlight=False)
 
 
-@judge_app.command("probe")
+@judge_app.command("probe", hidden=True)
 def probe(
     run_id: RunId = "latest",
     detector: Detector = DEFAULT_DETECTOR,
     threshold: Annotated[float, typer.Option(help="Log-odds above which the probe calls a refusal.")] = 0.0,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Estimate each configuration's refusal rate without generating (log-odds of refusal-opening tokens
-    at the first answer position), beside the detector's rate on the stored answers where there are any."""
-    from alignment_tax.workflows.probe import probe_agreement
+    """Deprecated name of `altax probe --run RUN` (keeping its old default threshold, 0)."""
+    from alignment_tax.cli.probe import probe_against_run
 
-    with open_store(settings(results_dir).store_path) as store:
-        info = store.run(run_id)
-        rows = probe_agreement(store, info.run_id, detector, threshold)
-    table = Table("configuration", "probe rate", "mean P(refusal opening)", "detector rate", "agreement", "AUC")
-    for config, a, known in rows:
-        cells = [f"{100 * a.detector_rate:.1f}%", f"{100 * a.agreement:.1f}%", f"{a.auc:.3f}"] if known else ["-"] * 3
-        table.add_row(config, f"{100 * a.probe_rate:.1f}%", f"{100 * a.probe_mean_probability:.1f}%", *cells)
-    console.print(table)
-    console.print(
-        f"probe threshold {threshold:g} (log-odds); detector {detector} on run {info.run_id}", highlight=False
-    )
+    renamed("judge probe RUN", "probe --run RUN")
+    probe_against_run(run_id, detector, threshold, results_dir)

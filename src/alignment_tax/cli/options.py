@@ -9,7 +9,7 @@ import typer
 
 ResultsDir = Annotated[
     Path | None,
-    typer.Option("--results-dir", help="Store and results folder [env ALTAX_RESULTS_DIR, default ./altax-results]."),
+    typer.Option("--results-dir", help="Store and results folder \\[env ALTAX_RESULTS_DIR, default ./altax-results]."),
 ]
 RunId = Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'latest'.")]
 Detector = Annotated[str, typer.Option(help="Refusal detector (lexical, embedding, ensemble, llm-judge[:SPEC]).")]

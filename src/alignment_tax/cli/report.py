@@ -25,7 +25,7 @@ def write_run_report(run_settings, results_path: Path, out: Path | None = None) 
 @app.command()
 def report(
     run_id: RunId = "latest",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file [default: RUN/report.html]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file \\[default: RUN/report.html]")] = None,
     detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:
@@ -45,7 +45,7 @@ def report(
 def export(
     run_id: RunId = "latest",
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File [default: RUN/items.FORMAT]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File \\[default: RUN/items.FORMAT]")] = None,
     detector: Detector = DEFAULT_DETECTOR,
     results_dir: ResultsDir = None,
 ) -> None:

@@ -16,10 +16,10 @@ app.add_typer(route_app, name="route")
 
 @route_app.command("train")
 def route_train(
-    data: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.jsonl [default: shipped].")] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder with train/dev/test.jsonl \\[default: shipped].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the cross-fitting folds and of the bootstrap.")] = 0,
     name: Annotated[str, typer.Option(help="Name recorded with the classifier.")] = "default",
-    out: Annotated[Path | None, typer.Option(help="Where to write the .npz and .json [default: package].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the .npz and .json \\[default: package].")] = None,
     suite: Annotated[str, typer.Option(help="Suite of the out-of-distribution check ('' to skip).")] = "core",
 ) -> None:
     """Train a risk classifier on labelled prompts, report held-out numbers, write its weights."""

@@ -16,7 +16,7 @@ def serve(
     model: Annotated[str, typer.Argument(help="Model spec to serve, e.g. builtin:smollm2-135m-instruct.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one (the URL is printed).", min=0)] = 8000,
-    name: Annotated[str | None, typer.Option(help="Model name clients ask for [default: the spec].")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name clients ask for \\[default: the spec].")] = None,
     api_key_env: Annotated[
         str | None, typer.Option(help="Require the key held in this environment variable (Bearer auth).")
     ] = None,

@@ -32,7 +32,7 @@ def _numbers(text: str, kind: type) -> list:
 def extract(
     model: Model = DEFAULT_MODEL,
     method: Annotated[str, typer.Option(help="caa (refusal vs compliance openings) or mean-diff.")] = "caa",
-    name: Annotated[str | None, typer.Option(help="Save under this name [default: METHOD-MODEL].")] = None,
+    name: Annotated[str | None, typer.Option(help="Save under this name \\[default: METHOD-MODEL].")] = None,
     seed: Annotated[int, typer.Option(help="Seed pairing prompts with openings (caa).")] = 0,
 ) -> None:
     """Extract a steering direction for every layer from the calibration set and save it in the user cache."""
@@ -73,7 +73,7 @@ def sweep(
     layers: Annotated[str, typer.Option(help="Comma-separated decoder layers, e.g. 8,12,16.")],
     strengths: Annotated[str, typer.Option(help="Comma-separated strengths (x typical residual norm).")] = "0,0.1,0.2",
     model: Model = DEFAULT_MODEL,
-    direction: Annotated[str | None, typer.Option(help="Direction name [default: caa-MODEL].")] = None,
+    direction: Annotated[str | None, typer.Option(help="Direction name \\[default: caa-MODEL].")] = None,
     mode: Annotated[str, typer.Option(help="add, or ablate (strengths are then ignored).")] = "add",
     suite: Annotated[str, typer.Option(help="Bundled suite name or .jsonl/.csv file.")] = "core",
     limit: Annotated[int | None, typer.Option(help="At most N items per category.", min=2)] = None,
@@ -87,7 +87,9 @@ def sweep(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
     detector: Detector = DEFAULT_DETECTOR,
-    out: Annotated[Path | None, typer.Option(help="Curve JSON [default: RESULTS_DIR/RUN/steering-sweep.json].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Curve JSON \\[default: RESULTS_DIR/RUN/steering-sweep.json].")
+    ] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Run one steered configuration per (layer, strength) and the unsteered reference, choose the setting that
