@@ -372,7 +372,9 @@ class Store:
             "FROM scores WHERE key IN ({marks})"
         )
         rows = self._by_keys(sql, keys)
-        return {r[0]: ScoreRecord(*r[:4], tuple(json.loads(r[4])), json.loads(r[5]), r[6]) for r in rows}
+        return {
+            r[0]: ScoreRecord(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), json.loads(r[5]), r[6]) for r in rows
+        }
 
     @_guard
     def create_probe(self, info: ProbeInfo, requests: Sequence[ProbeRequest]) -> None:

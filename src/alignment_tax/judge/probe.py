@@ -46,7 +46,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(wins / (len(pos) * len(neg)))
 
 
-def agreement(log_odds: np.ndarray, refused: Sequence[bool], threshold: float = 0.0) -> ProbeAgreement:
+def agreement(log_odds: np.ndarray, refused: Sequence[bool] | np.ndarray, threshold: float = 0.0) -> ProbeAgreement:
     """Probe calls (log-odds above ``threshold``) against the detector's refusals on the same prompts."""
     positive = np.asarray(refused, dtype=bool)
     calls = log_odds > threshold

@@ -52,7 +52,7 @@ def scoring_batches(requests: Sequence[ScoringRequest], size: int = BATCH) -> li
     groups: dict[tuple, list[ScoringRequest]] = {}
     for r in {r.key: r for r in requests}.values():
         groups.setdefault((r.method, r.targets if r.method == "next_token" else ()), []).append(r)
-    batches = []
+    batches: list[list[ScoringRequest]] = []
     for group in groups.values():
         ordered = sorted(group, key=lambda r: len(r.prompt))
         batches.extend(ordered[i : i + size] for i in range(0, len(ordered), size))

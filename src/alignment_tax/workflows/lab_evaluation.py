@@ -74,7 +74,7 @@ def refusal_rates(
     answers = [stored[p.request.key].text for p in planned]
     verdicts = LexicalDetector().classify([(r.prompt, a) for r, a in zip(rows, answers, strict=True)])
     labels = [v.decided for v in verdicts]
-    rates = {}
+    rates: dict[str, KindRate] = {}
     for kind in sorted({r.kind for r in rows}):
         mine = [label for r, label in zip(rows, labels, strict=True) if r.kind == kind]
         rates[kind] = KindRate(kind, len(mine), mine.count("refusal"), mine.count("partial"))
