@@ -26,6 +26,7 @@ from alignment_tax.interventions.risk import (
     save_risk_classifier,
 )
 from alignment_tax.jsonl import read_models
+from alignment_tax.logistic import fit_binary, sigmoid
 
 DATA_DIR = Path(__file__).parent / "data" / "risk"
 SPLITS = ("train", "dev", "test")
@@ -82,43 +83,6 @@ def data_digest(data_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -> tuple[np.ndarray, float]:
-    """Binary logistic regression, class-balanced, penalty |w|^2 / (2 C) beside the summed loss, by damped
-    Newton steps from zero: deterministic, so the same data always gives the same weights."""
-    n, d = x.shape
-    counts = np.maximum(np.bincount(y, minlength=2), 1)
-    sample_weight = (n / (2 * counts))[y]
-    xb = np.hstack([x, np.ones((n, 1))]).astype(np.float64)
-    ridge = np.full(d + 1, 1.0 / c)
-    ridge[-1] = 1e-6  # the bias is (almost) not penalised
-    theta = np.zeros(d + 1)
-
-    def loss(t: np.ndarray) -> tuple[float, np.ndarray]:
-        z = xb @ t
-        value = (sample_weight * (np.logaddexp(0, z) - y * z)).sum() + 0.5 * (ridge * t * t).sum()
-        return float(value), sigmoid(z)
-
-    value, p = loss(theta)
-    for _ in range(iterations):
-        grad = xb.T @ (sample_weight * (p - y)) + ridge * theta
-        hessian = (xb * (sample_weight * p * (1 - p))[:, None]).T @ xb + np.diag(ridge)
-        step = np.linalg.solve(hessian, grad)
-        scale = 1.0
-        while scale > 1e-4:
-            candidate = theta - scale * step
-            new_value, new_p = loss(candidate)
-            if new_value <= value:
-                break
-            scale /= 2
-        else:
-            break
-        done = value - new_value < 1e-10 * max(1.0, abs(value))
-        theta, value, p = candidate, new_value, new_p
-        if done:
-            break
-    return theta[:-1], float(theta[-1])
-
-
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Platt scaling: ``a, b`` minimising the log loss of sigmoid(a * logit + b) (Newton, tiny ridge)."""
     a, b = 1.0, 0.0
@@ -133,10 +97,6 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         if np.abs(step).max() < 1e-10:
             break
     return float(theta[0]), float(theta[1])
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -186,7 +146,7 @@ def fit(x: np.ndarray, y: np.ndarray, name: str, seed: int, data_sha256: str) ->
         for k in range(FOLDS):
             fitting = folds != k
             mean, scale = x[fitting].mean(axis=0), x[fitting].std(axis=0) + 1e-6
-            w, b = fit_logistic((x[fitting] - mean) / scale, y[fitting], c)
+            w, b = fit_binary((x[fitting] - mean) / scale, y[fitting], c)
             out_of_fold[~fitting] = ((x[~fitting] - mean) / scale) @ w + b
         a, b = fit_platt(out_of_fold, y)
         loss = log_loss(sigmoid(a * out_of_fold + b), y)
@@ -196,7 +156,7 @@ def fit(x: np.ndarray, y: np.ndarray, name: str, seed: int, data_sha256: str) ->
     _, c, out_of_fold = best
     platt_a, platt_b = fit_platt(out_of_fold, y)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    w, b = fit_logistic((x - mean) / scale, y, c)
+    w, b = fit_binary((x - mean) / scale, y, c)
     meta = RiskMeta(
         name=name,
         encoder=MODEL_DIST,

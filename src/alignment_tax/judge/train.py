@@ -20,6 +20,7 @@ from alignment_tax.judge.embedding import HEAD_TOKENS, HEADS_JSON, HEADS_NPZ, MO
 from alignment_tax.judge.metrics import accuracy, bootstrap_ci
 from alignment_tax.judge.refusal import DECIDED, LEXICAL_FEATURES
 from alignment_tax.judge.refusal_data import DATA_DIR, LabelledResponse, load_rows
+from alignment_tax.logistic import fit_multinomial
 
 HEADS = ("embedding", "ensemble")
 SPLITS = ("train", "dev")
@@ -34,62 +35,13 @@ def load_split(data_dir: Path, split: str) -> list[LabelledResponse]:
     return [r for r in load_rows(data_dir, split) if r.label in DECIDED]
 
 
-def fit_softmax(x: np.ndarray, y: np.ndarray, c: float, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression, class-balanced, penalty |W|^2 / (2 C) beside the summed loss
-    (scikit-learn's convention), by damped Newton steps.
-
-    Deterministic: it starts from zero and has no random step, so no seed is needed."""
-    n, d = x.shape
-    k = len(DECIDED)
-    counts = np.maximum(np.bincount(y, minlength=k), 1)
-    sample_weight = (n / (k * counts))[y]
-    xb = np.hstack([x, np.ones((n, 1))]).astype(np.float64)
-    onehot = np.eye(k)[y]
-    ridge = np.full(d + 1, 1.0 / c)
-    ridge[-1] = 1e-6  # the bias is (almost) not penalised
-    theta = np.zeros((k, d + 1))
-
-    def loss(t: np.ndarray) -> tuple[float, np.ndarray]:
-        logits = xb @ t.T
-        logits -= logits.max(axis=1, keepdims=True)
-        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        value = -(sample_weight * (onehot * log_p).sum(axis=1)).sum() + 0.5 * (ridge * t * t).sum()
-        return float(value), np.exp(log_p)
-
-    value, p = loss(theta)
-    for _ in range(iterations):
-        grad = ((p - onehot) * sample_weight[:, None]).T @ xb + ridge * theta
-        hessian = np.zeros((k * (d + 1), k * (d + 1)))
-        for a in range(k):
-            for b in range(k):
-                w = sample_weight * p[:, a] * ((a == b) - p[:, b])
-                block = (xb * w[:, None]).T @ xb
-                if a == b:
-                    block += np.diag(ridge)
-                hessian[a * (d + 1) : (a + 1) * (d + 1), b * (d + 1) : (b + 1) * (d + 1)] = block
-        step = np.linalg.solve(hessian, grad.ravel()).reshape(k, d + 1)
-        scale = 1.0
-        while scale > 1e-4:
-            candidate, (new_value, new_p) = theta - scale * step, loss(theta - scale * step)
-            if new_value <= value:
-                break
-            scale /= 2
-        else:
-            break
-        done = value - new_value < 1e-8 * max(1.0, abs(value))
-        theta, value, p = candidate, new_value, new_p
-        if done:
-            break
-    return theta[:, :-1].astype(np.float32), theta[:, -1].astype(np.float32)
-
-
 def fit_head(name: str, train: tuple[np.ndarray, np.ndarray], dev: tuple[np.ndarray, np.ndarray]) -> Head:
     """Standardise on train, pick C by dev 3-class accuracy, then the temperature and threshold on dev."""
     (x, y), (xd, yd) = train, dev
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     best: tuple[float, float, Head] | None = None
     for c in C_GRID:
-        w, b = fit_softmax((x - mean) / scale, y, c)
+        w, b = fit_multinomial((x - mean) / scale, y, len(DECIDED), c)
         head = Head(name, w, b, mean, scale, 1.0, 0.0)
         dev_probs = head.probabilities(xd)
         score = float((dev_probs.argmax(axis=1) == yd).mean()), -nll(dev_probs, yd)
