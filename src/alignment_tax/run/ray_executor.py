@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from alignment_tax.configs.schema import Steering
 from alignment_tax.errors import AltaxError
@@ -68,7 +70,7 @@ class RayExecutor:
         if address:
             _check_reachable(address)
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise AltaxError(
                 f"cannot join the Ray cluster at {address}: {str(error).splitlines()[0]}; "
@@ -76,7 +78,7 @@ class RayExecutor:
             ) from None
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        self._options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
+        self._gpus = 1 if gpus else 0  # one GPU per replica where the cluster has them
         available = gpus or max(1, int(resources.get("CPU", 1)))
         self.replicas = min(replicas or available, available)
         self._pools: dict[str, list] = {}
@@ -86,7 +88,7 @@ class RayExecutor:
         """The replicas of ``backend``'s model (one pool per model spec, shared by its steered variants), checked
         to load it, and steer it, with the driver's fingerprint."""
         if backend.spec not in self._pools:
-            actor = self._ray.remote(**self._options)(Replica)
+            actor = self._ray.remote(num_cpus=1, num_gpus=self._gpus)(Replica)
             self._pools[backend.spec] = [actor.remote(backend.spec) for _ in range(self.replicas)]
         pool = self._pools[backend.spec]
         if backend.fingerprint not in self._checked:
@@ -124,7 +126,8 @@ class RayExecutor:
         todo, cached = pending_batches(backend, planned, store, batch_size, fresh, progress)
         if not todo:
             return 0
-        pool, waiting, running, generated = self._pool(backend), list(reversed(todo)), {}, 0
+        pool, waiting, generated = self._pool(backend), list(reversed(todo)), 0
+        running: dict[Any, tuple[Any, list[PlannedGeneration]]] = {}  # Ray's object refs and actor handles
         idle = [actor for actor in pool for _ in range(IN_FLIGHT)]
         while waiting or running:
             while waiting and idle:
