@@ -49,3 +49,14 @@ def test_help_shows_bracketed_defaults_as_text():
     result = CliRunner().invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
     assert "[env ALTAX_RESULTS_DIR, default ./altax-results]" in result.stdout
     assert "[default: RUN/report.html]" in result.stdout
+
+
+def test_ctrl_c_says_how_to_resume_and_exits_130(monkeypatch):
+    from alignment_tax.suite import loaders
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loaders, "bundled_suites", interrupted)
+    result = CliRunner().invoke(app, ["suites"])
+    assert result.exit_code == 130 and "interrupted: finished batches are stored; run again to resume" in result.stderr
