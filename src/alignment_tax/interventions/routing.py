@@ -16,7 +16,10 @@ from alignment_tax.suite.schema import Item
 class RiskScorer(Protocol):
     """What routing needs of a risk classifier (``interventions.risk.RiskClassifier`` is one)."""
 
-    fingerprint: str
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the classifier's weights and calibration."""
+        ...
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """P(harmful request) of each prompt, in [0, 1]."""

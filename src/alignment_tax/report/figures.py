@@ -117,8 +117,9 @@ def frontier_figure(frontier: Frontier, results: Results) -> dict | None:
     if "tax" not in frontier.objectives or "coverage" not in frontier.objectives:
         return None
     points = frontier.points
-    x = [p.tax for p in points]
-    y = [p.coverage for p in points]
+    # both objectives are measured, so every point has both (the strict zips below would say otherwise)
+    x = [p.tax for p in points if p.tax is not None]
+    y = [p.coverage for p in points if p.coverage is not None]
 
     def tax_ci(name: str) -> Interval:
         overall = results.configs[name].overall

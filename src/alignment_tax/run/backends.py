@@ -21,7 +21,7 @@ def load_backends(configs: Sequence[Configuration], load: Callable[[str], Backen
         backends[spec] = load(spec)
     for variant in needed:
         key = backend_key(variant)
-        if key not in backends:
+        if variant.steering is not None and key not in backends:  # unsteered variants run on the model's own
             backends[key] = SteeredBackend(backends[variant.model], variant.steering)
     return backends
 
