@@ -10,6 +10,19 @@ Message = dict[str, str]
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec (``models.specs.parse_spec``): the scheme picks the backend factory, the target says
+    which model; a factory gets one and returns a ``Backend``."""
+
+    scheme: str
+    target: str
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.target}" + (f"@{self.revision}" if self.revision else "")
+
+
+@dataclass(frozen=True)
 class Rendered:
     """What is actually sent to the model, a hash of the template that produced it, and the stop
     strings that format needs (a plain Question/Answer prompt stops at the next question)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.specs import ModelSpec
+from alignment_tax.models.base import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from alignment_tax.models.base import (
     Generation,
     GenerationRequest,
     Message,
+    ModelSpec,
     Rendered,
     first_tokens,
     group_by_prompt,
 )
 from alignment_tax.models.decoding import Decoded, cache_kwargs, decode
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
-from alignment_tax.models.specs import ModelSpec
 
 if TYPE_CHECKING:
     from alignment_tax.models.kernels import KernelChoice

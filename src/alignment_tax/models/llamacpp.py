@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.base import Generation, GenerationRequest, Message, ModelSpec, Rendered
 from alignment_tax.models.child import ChildProcess
-from alignment_tax.models.specs import ModelSpec
 
 CRASH_HINT = (
     "That is a crash inside llama-cpp-python, not in altax. On Intel CPUs with AMX, llama.cpp built with native "

@@ -18,9 +18,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.base import Generation, GenerationRequest, Message, ModelSpec, Rendered
 from alignment_tax.models.hf import PLAIN_FORMAT, PLAIN_STOP, render_plain
-from alignment_tax.models.specs import ModelSpec
 
 SERVER_TEMPLATE = "server-side template"
 """The template hash of chat requests: the server applies its own chat template to the stored messages."""

@@ -4,24 +4,10 @@ the scheme of a spec names the factory that loads its backend, imported only whe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.base import Backend
+from alignment_tax.models.base import Backend, ModelSpec
 from alignment_tax.registry import Registry
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A parsed model spec: the scheme picks the backend, the target says which model."""
-
-    scheme: str
-    target: str
-    revision: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.target}" + (f"@{self.revision}" if self.revision else "")
-
 
 BackendFactory = Callable[[ModelSpec], Backend]
 BACKENDS: Registry[BackendFactory] = Registry("model scheme", "alignment_tax.backends")
