@@ -3,6 +3,7 @@
 from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     align,
     experiment,
+    importing,
     judge,
     loglik,
     power,

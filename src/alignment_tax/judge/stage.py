@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.outcome import judge_many
+from alignment_tax.judge.scorers import Score
+from alignment_tax.records import HarnessScore
 from alignment_tax.store import Store
 
 SCORERS_VERSION = "scorers-v2"
@@ -18,6 +20,11 @@ def judge_name(detector: str) -> str:
     return f"{detector}+{SCORERS_VERSION}"
 
 
+def harness_score(record: HarnessScore) -> Score:
+    """An imported answer's capability score: the one its harness gave it."""
+    return Score(record.value >= 1, f"{record.harness} {record.metric} = {record.value:g}")
+
+
 def judge_run(
     store: Store,
     run_id: str,
@@ -26,7 +33,8 @@ def judge_run(
     rejudge: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged."""
+    """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged.
+    Imported answers keep their harness's score; the detector decides whether they refused."""
     name = judge_name(detector)
     items = {item.id: item for item in store.run_items(run_id)}
     hashes = store.run_item_hashes(run_id)
@@ -36,11 +44,13 @@ def judge_run(
     pairs = sorted((key, item_id) for key, item_id in todo if key in texts)
     if not pairs:
         return 0
+    imported = store.harness_scores(key for key, _ in pairs)
     judgments = judge_many(
         [items[i] for _, i in pairs],
         [texts[k].text for k, _ in pairs],
         get_detector(detector),
         [texts[k].finish_reason for k, _ in pairs],
+        [harness_score(imported[k]) if k in imported else None for k, _ in pairs],
     )
     store.put_judgments(
         name,
