@@ -122,7 +122,7 @@ def test_report_of_a_real_run_renders_and_filters(browser, real_report):
     assert page.problems == [] and page.dialogs == []
 
 
-def test_untrusted_text_renders_as_text_and_runs_nothing(browser, tmp_path, monkeypatch):
+def test_untrusted_text_renders_as_text_and_runs_nothing(browser, tmp_path):
     settings, output = scripted_run(tmp_path)
     out = tmp_path / "xss.html"
     altax("report", output.run.run_id, "--out", str(out), "--results-dir", str(settings.results_dir))

@@ -74,7 +74,7 @@ def test_diff_user_errors():
         diff_runs(rows, _rows("y", {"c1": "correct"}), ["c1"])
 
 
-def test_altax_diff_of_two_runs(tmp_path, monkeypatch):
+def test_altax_diff_of_two_runs(tmp_path):
     settings, first = scripted_run(tmp_path)
     _, second = scripted_run(tmp_path)
     args = [sys.executable, "-m", "alignment_tax", "diff", first.run.run_id, second.run.run_id]

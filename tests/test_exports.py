@@ -19,7 +19,7 @@ def parquet():
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path):
     settings, output = scripted_run(tmp_path)
     store = Store(settings.store_path)
     yield settings, output.run.run_id, item_outcomes(store, output.run.run_id, judge_name("lexical"))

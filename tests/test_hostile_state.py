@@ -125,7 +125,7 @@ def test_an_empty_run_id_is_an_error(tmp_path):
 
 # output files ----------------------------------------------------------------------------------------------
 @pytest.fixture
-def scripted(tmp_path, monkeypatch):
+def scripted(tmp_path):
     from scripted_run import scripted_run
 
     settings, output = scripted_run(tmp_path)

@@ -46,7 +46,7 @@ def unavailable(spec: str):
 
 
 @pytest.fixture
-def stored(tmp_path, monkeypatch):
+def stored(tmp_path):
     settings, output = scripted_run.scripted_run(tmp_path)
     specs.backend("scripted")(load)
     experiment = Experiment.model_validate(output.run.experiment)

@@ -7,7 +7,7 @@ from alignment_tax.store import Store
 from scripted_run import scripted_run
 
 
-def test_rejudging_uses_the_item_hashes_recorded_with_the_run(tmp_path, monkeypatch):
+def test_rejudging_uses_the_item_hashes_recorded_with_the_run(tmp_path):
     settings, output = scripted_run(tmp_path)
     run_id = output.run.run_id
     with sqlite3.connect(settings.store_path) as db:  # as if the run were stored under an older item schema

@@ -22,7 +22,7 @@ SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
 
 
 @pytest.fixture
-def page(tmp_path, monkeypatch):
+def page(tmp_path):
     """A scripted run's report page, and the run's results."""
     settings, output = scripted_run(tmp_path)
     payload = json.loads(output.results_path.read_text())
@@ -85,7 +85,7 @@ def test_charts_are_skipped_without_their_data(page):
     assert category_figure(only_reference) is None and decomposition_figure(only_reference) is None
 
 
-def test_frontier_chart_needs_tax_and_coverage(tmp_path, monkeypatch):
+def test_frontier_chart_needs_tax_and_coverage(tmp_path):
     settings, output = scripted_run(tmp_path, items=[i for i in ITEMS if i.get("kind") != "harmful"])
     store = Store(settings.store_path)
     front = frontier(store.judged_items(output.run.run_id, judge_name("lexical")), "base", n_boot=20)
@@ -94,7 +94,7 @@ def test_frontier_chart_needs_tax_and_coverage(tmp_path, monkeypatch):
     assert front.objectives == ["tax", "over_refusal"] and frontier_figure(front, results) is None
 
 
-def test_altax_report_writes_the_page(tmp_path, monkeypatch):
+def test_altax_report_writes_the_page(tmp_path):
     settings, output = scripted_run(tmp_path)
     args = [sys.executable, "-m", "alignment_tax", "report", "--results-dir", str(settings.results_dir)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)

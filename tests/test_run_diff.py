@@ -10,7 +10,7 @@ from alignment_tax.store import Store
 from scripted_run import ITEMS, scripted_run
 
 
-def test_diff_of_stored_runs_counts_items_only_or_changed_in_one_run(tmp_path, monkeypatch):
+def test_diff_of_stored_runs_counts_items_only_or_changed_in_one_run(tmp_path):
     settings, first = scripted_run(tmp_path)
     edited = [dict(ITEMS[0], prompt="What is 2+3?"), *ITEMS[1:-1]]  # m1 changed, b1 left out
     _, second = scripted_run(tmp_path, edited)

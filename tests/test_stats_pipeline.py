@@ -27,7 +27,7 @@ def load_scripted(parsed) -> ScriptedBackend:
     return ScriptedBackend(answer)
 
 
-def _experiment(tmp_path, monkeypatch, **options) -> Experiment:
+def _experiment(tmp_path, **options) -> Experiment:
     specs.backend("scripted")(load_scripted)
     suite = tmp_path / "suite.jsonl"
     items = [
@@ -47,8 +47,8 @@ def _experiment(tmp_path, monkeypatch, **options) -> Experiment:
     return Experiment(suite=str(suite), reference="base", configs=configs, **options)
 
 
-def test_target_ci_stops_early_at_a_look_and_records_why(tmp_path, monkeypatch):
-    experiment = _experiment(tmp_path, monkeypatch, target_ci=6.0, chunk_size=40)
+def test_target_ci_stops_early_at_a_look_and_records_why(tmp_path):
+    experiment = _experiment(tmp_path, target_ci=6.0, chunk_size=40)
     output = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=100))
     adaptive = output.results.adaptive
     assert adaptive.reached and adaptive.half_width <= 6.0
@@ -62,15 +62,15 @@ def test_target_ci_stops_early_at_a_look_and_records_why(tmp_path, monkeypatch):
     assert payload["results"]["adaptive"]["n_drawn"] == len(drawn)
 
 
-def test_unreachable_target_exhausts_the_suite(tmp_path, monkeypatch):
-    experiment = _experiment(tmp_path, monkeypatch, target_ci=0.5, chunk_size=150)
+def test_unreachable_target_exhausts_the_suite(tmp_path):
+    experiment = _experiment(tmp_path, target_ci=0.5, chunk_size=150)
     adaptive = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=50)).results.adaptive
     assert not adaptive.reached and adaptive.n_drawn == adaptive.n_available == N_ITEMS
 
 
-def test_k_samples_are_planned_and_averaged(tmp_path, monkeypatch):
+def test_k_samples_are_planned_and_averaged(tmp_path):
     decoding = Decoding(temperature=0.7, samples=3)
-    experiment = _experiment(tmp_path, monkeypatch, decoding=decoding, limit=10)
+    experiment = _experiment(tmp_path, decoding=decoding, limit=10)
     results = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=50)).results
     assert results.samples == 3 and results.configs["safe"].overall.tax.pairs == 20 * 9
 

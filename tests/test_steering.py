@@ -125,7 +125,7 @@ def test_routed_configuration_is_planned_per_item_and_shares_keys_with_fixed_one
         plan([routed], ITEMS, {"scripted": ScriptedBackend(str)}, Decoding())
 
 
-def test_routed_run_through_the_pipeline_costs_nothing_extra_and_records_routes(tmp_path, monkeypatch):
+def test_routed_run_through_the_pipeline_costs_nothing_extra_and_records_routes(tmp_path):
     from alignment_tax.configs.schema import Experiment
     from alignment_tax.interventions.risk import load_risk_classifier
     from alignment_tax.models import specs
