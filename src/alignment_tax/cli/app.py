@@ -18,7 +18,7 @@ class FriendlyGroup(TyperGroup):
     """Runs every command: a project error prints one line and exits 2 (the traceback only with --debug),
     Ctrl-C says how to resume and exits 130."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except AltaxError as error:

@@ -23,5 +23,5 @@ def extract_and_save(model: str, method: str, name: str | None = None, seed: int
     backend = load_backend(model)
     if not hasattr(backend, "model"):
         raise AltaxError(f"steering needs a model loaded with transformers (builtin: or hf:), not {model!r}")
-    direction = extract_direction(backend, method, seed=seed)  # type: ignore[arg-type]
-    return direction, save_direction(direction, name or default_direction_name(model, method))  # type: ignore[arg-type]
+    direction = extract_direction(backend, method, seed=seed)
+    return direction, save_direction(direction, name or default_direction_name(model, method))
