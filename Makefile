@@ -27,7 +27,7 @@ setup: $(STAMP)
 # on every x86-64 CPU of the last decade; --no-cache-dir so a wheel built natively earlier is not reused.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(TEST_STAMP): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir -e ".[llamacpp]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir -e ".[llamacpp,inspect]"
 	touch $(TEST_STAMP)
 
 run: $(STAMP) sandbox-deps
