@@ -106,6 +106,7 @@ class HFBackend:
     def render(self, messages: Sequence[Message]) -> Rendered:
         if self._template:
             prompt = self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+            assert isinstance(prompt, str)  # tokenize=False gives the text
             return Rendered(prompt, _sha(self._template))
         return Rendered(render_plain(messages), _sha(PLAIN_FORMAT), PLAIN_STOP)
 
@@ -183,10 +184,11 @@ class HFBackend:
         import torch
 
         first_ids = first_tokens(
-            candidates, lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"], self.tokenizer.decode
+            candidates, lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"], self._decode
         )
         columns = torch.tensor(list(first_ids))
-        model, out = self.model, [{} for _ in prompts]
+        model = self.model
+        out: list[dict[str, float]] = [{} for _ in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # batches of like length pad little
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
@@ -250,8 +252,14 @@ class HFBackend:
         tokens = self.tokenizer.convert_ids_to_tokens(ids)
         return [(t, start, v) for t, (start, _), v in zip(tokens, encoded["offset_mapping"], values, strict=True)]
 
+    def _decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        """The text of one sequence of token ids."""
+        text = self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+        assert isinstance(text, str)  # one sequence gives one text
+        return text
+
     def _finish(self, decoded: Decoded, request: GenerationRequest) -> Generation:
-        text = self.tokenizer.decode(decoded.tokens, skip_special_tokens=True)
+        text = self._decode(decoded.tokens, skip_special_tokens=True)
         cut = min((text.find(s) for s in request.stop if s in text), default=-1)
         if cut >= 0:
             text = text[:cut]
