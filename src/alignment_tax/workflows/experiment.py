@@ -165,8 +165,10 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
                 )
             judge_run(store, info.run_id, settings.detector)
             start = end
-            if end < len(items) and analyse(store, info.run_id, settings).results.adaptive.reached:
-                break
+            if end < len(items):  # more than one look: --target-ci, so the results carry the adaptive check
+                adaptive = analyse(store, info.run_id, settings).results.adaptive
+                if adaptive is not None and adaptive.reached:
+                    break
         store.set_status(info.run_id, "complete")
         output = analyse(store, info.run_id, settings)
         return dataclasses.replace(output, notes=machine_notes(backends, specs, items))

@@ -41,7 +41,7 @@ def sweep_experiment(
     for layer, strength in dict.fromkeys(settings):
         if strength == 0:
             continue
-        steering = Steering(direction=direction, layers=[layer], strength=strength, mode=mode)  # type: ignore[arg-type]
+        steering = Steering(direction=direction, layers=[layer], strength=strength, mode=mode)
         name = f"L{layer}-ablate" if mode == "ablate" else setting_name(layer, strength)
         configs.append(Configuration(name=name, model=model, steering=steering))
     decoding = Decoding()
