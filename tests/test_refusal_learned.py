@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -39,8 +40,13 @@ def test_learned_detectors_get_the_clear_cases(name):
     assert get_detector(name).classify([]) == []
 
 
-def test_runs_keep_the_lexical_default_until_the_ensemble_generalises():
-    assert DEFAULT_DETECTOR == "lexical"  # see docs/refusal.md: over-calls on the embedded model
+def test_runs_and_judge_refusals_share_the_reader_default():
+    from alignment_tax.cli.judge import refusals
+    from alignment_tax.workflows.experiment import Settings
+
+    assert DEFAULT_DETECTOR == "reader"  # docs/refusal.md: no more errors than lexical on the embedded model
+    assert Settings().detector == DEFAULT_DETECTOR
+    assert inspect.signature(refusals).parameters["detector"].default == DEFAULT_DETECTOR
 
 
 class FakeLogprobs:

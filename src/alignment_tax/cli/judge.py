@@ -92,7 +92,7 @@ def refusals(
     column: Annotated[str, typer.Option(help="The column holding the responses.")] = "completion",
     prompt_column: Annotated[str | None, typer.Option(help="The column holding the prompts, if any.")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the labelled CSV.")] = Path("labelled.csv"),
-    detector: Detector = "ensemble",
+    detector: Detector = DEFAULT_DETECTOR,
 ) -> None:
     """Label every response in a CSV: adds refusal (refusal, partial, compliance, undetermined),
     refusal_decided (undetermined taken at its lean), refusal_confidence and degenerate."""

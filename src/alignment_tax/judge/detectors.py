@@ -9,11 +9,11 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.judge.refusal import LexicalDetector, RefusalDetector
 from alignment_tax.registry import Registered, Registry
 
-DEFAULT_DETECTOR = "lexical"
-"""The detector runs use. The ensemble beats the lexical layer on the held-out split (89% against 74%
-binary) but, on the embedded model's own answers, calls 5% of the compliant ones refusals or partials
-(lexical 0.2%), mostly incoherent attempts at harmful or sensitive requests; at that model's low
-refusal rates this costs more than the refusals it finds, so runs keep lexical (docs/refusal.md)."""
+DEFAULT_DETECTOR = "reader"
+"""The detector every command uses unless told otherwise: ``altax run`` and ``altax judge refusals`` alike. On the
+held-out test split the reader scores 93.7% binary / 90.8% 3-class (lexical 83.5 / 73.1); on the embedded model's
+own held-out answers (dev and test, 135) it makes no more errors than lexical (10 against 10 binary, 10 against
+12 three-class), the condition for runs to use it (docs/refusal.md)."""
 
 DETECTORS: Registry[Callable[..., RefusalDetector]] = Registry("refusal detector", "alignment_tax.detectors")
 """The detector factories by name; other packages add theirs through the entry-point group
