@@ -7,7 +7,7 @@ greedy decoding, the same length cap and stop strings, at each of ``--batch-size
 the model at once, the same for every system):
 
 - ``altax``: the generation stage of ``altax run`` as it is: ``plan`` + ``run.executor.execute``
-  (one configuration's prompts per call, longest first; shared-prefix KV reuse; continuous batching
+  (calls longest first, here of one configuration; shared-prefix KV reuse; continuous batching
   with per-row early exit; oneDNN-prepacked linear layers; every call written to a fresh SQLite store);
 - ``lm-eval``: ``lm_eval.models.huggingface.HFLM(pretrained=FOLDER, batch_size=B)`` with
   ``generate_until`` requests on the rendered prompts (length-sorted batches, ``model.generate``);

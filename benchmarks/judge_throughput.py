@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine, results_path
+from machine import machine, write_results
 
 from alignment_tax.jsonl import read_models
 from alignment_tax.judge.detectors import get_detector
@@ -118,9 +118,7 @@ def main() -> None:
     info = {**machine(), "load_average": load}
     flags = " ".join(info["cpu_flags"])
     print(f"{info['cpu']} ({flags}), {info['cores']} CPUs, OMP_NUM_THREADS={info['omp_num_threads']}, load {load}")
-    out = results_path("judge_throughput", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": info, "store": str(args.store), "rows": rows}, indent=2) + "\n")
+    write_results("judge_throughput", {"machine": info, "store": str(args.store), "rows": rows}, info)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -39,3 +40,11 @@ def cpu_key(info: dict) -> str:
 def results_path(name: str, info: dict | None = None) -> Path:
     """Where benchmark ``name`` keeps this machine's results: ``results/<cpu>/<name>.json``."""
     return RESULTS / cpu_key(info or machine()) / f"{name}.json"
+
+
+def write_results(name: str, record: dict, info: dict | None = None) -> Path:
+    """Write ``record`` as this machine's results of benchmark ``name`` (``results_path``); returns the path."""
+    path = results_path(name, info)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path

@@ -13,12 +13,11 @@ Usage: python benchmarks/probe_throughput.py [--items N] [--repeats R]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import torch
-from machine import machine, results_path
+from machine import machine, write_results
 
 from alignment_tax.configs.experiment import default_experiment
 from alignment_tax.configs.schema import Decoding
@@ -64,9 +63,7 @@ def main() -> None:
         f"probe: {record['prompts_per_s']:.1f} prompts/s ({len(prompts)} prompts, best of {args.repeats}, "
         f"kernel {kernel}) on {info['cpu']} ({' '.join(info['cpu_flags'])}), load {load}"
     )
-    out = results_path("probe_throughput", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_results("probe_throughput", record, info)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ Usage: python benchmarks/prompt_lookup.py --store RESULTS/store.sqlite [--ngram 
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import time
 from pathlib import Path
 
 import torch
-from machine import machine, results_path
+from machine import machine, write_results
 
 from alignment_tax.models.decoding import cache_kwargs
 from alignment_tax.models.specs import load_backend
@@ -124,9 +123,7 @@ def main() -> None:
         "context": args.context,
         "rows": rows,
     }
-    out = results_path("prompt_lookup", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_results("prompt_lookup", record, info)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def test_results_are_kept_per_cpu():
     assert len(paths) == 3
     assert machine.results_path("x", amd) == machine.RESULTS / "amd-epyc-9b14-96-core-processor" / "x.json"
     assert machine.results_path("x", xeon).parent.name == "intel-xeon-processor-amx"
+
+
+def test_results_are_written_in_the_cpu_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(machine, "RESULTS", tmp_path)
+    amd = {"cpu": "AMD EPYC", "cpu_flags": ["avx2"]}
+    path = machine.write_results("batching", {"ratio": 1.5}, amd)
+    assert path == tmp_path / "amd-epyc" / "batching.json"
+    assert json.loads(path.read_text()) == {"ratio": 1.5}
 
 
 def test_prompt_lookup_replay_counts_verification_steps():

@@ -7,7 +7,13 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from alignment_tax.models.decoding import SPARE_POSITIONS, decode, split_shared_prefix  # noqa: E402
+from alignment_tax.models.decoding import (  # noqa: E402
+    FAMILY_COST,
+    SPARE_POSITIONS,
+    decode,
+    prefix_groups,
+    split_shared_prefix,
+)
 
 PAD = 0
 
@@ -48,6 +54,38 @@ def test_same_tokens_as_generate_for_any_rows(kind, rows):
     for d, p in zip(together, batch, strict=True):
         assert d.tokens == reference(model, p, SPARE_POSITIONS + 10)
         assert d.stopped == (len(d.tokens) < SPARE_POSITIONS + 10)
+
+
+def families(sizes: list[int], shared: int) -> list[list[int]]:
+    """Prompts of several configurations: each family of ``sizes`` starts with its own ``shared`` tokens."""
+    generator = torch.Generator().manual_seed(2)
+    out = []
+    for size in sizes:
+        start = torch.randint(2, 96, (shared,), generator=generator).tolist()
+        out += [start + torch.randint(2, 96, (2 + i % 4,), generator=generator).tolist() for i in range(size)]
+    return out
+
+
+def test_prompt_families_split_where_their_prefixes_part():
+    prompts = families([6, 5, 1], shared=40)
+    assert prefix_groups(prompts) == [list(range(6)), list(range(6, 11)), [11]]
+    assert prefix_groups(list(reversed(prompts))) == [[0], list(range(1, 6)), list(range(6, 12))]
+    one = families([8], shared=20)
+    for row in (3, 4):  # two rows share 30 more tokens, sorted first: too little to pay for a family of their own
+        one[row][20:20] = [0] * 30
+    assert prefix_groups(one) == [list(range(8))]
+    assert (8 - 1) * 20 < 50 + (6 - 1) * 20 < (8 - 1) * 20 + FAMILY_COST  # a split saves tokens, less than its cost
+    assert prefix_groups([]) == [] and prefix_groups([[5, 6]]) == [[0]]
+
+
+@pytest.mark.parametrize("rows", [None, 2, 5])
+def test_families_of_prompts_decoded_together_give_each_its_own_tokens(rows):
+    model = tiny("llama")
+    batch = families([4, 3, 1], shared=30)
+    mixed = [batch[i] for i in (0, 4, 1, 7, 5, 2, 3, 6)]  # families interleaved: chunks still take one family
+    decoded = decode(model, mixed, pad_id=PAD, rows=rows, max_new_tokens=12, eos_ids={1})
+    for d, p in zip(decoded, mixed, strict=True):
+        assert d.tokens == reference(model, p, 12)
 
 
 def test_rows_that_stop_early_make_room_for_waiting_prompts():

@@ -41,20 +41,22 @@ def test_plan_keys_depend_on_prompt_and_decoding():
     assert {p.request.key for p in again}.isdisjoint(p.request.key for p in planned)
 
 
-def test_calls_hold_one_configuration_longest_first_and_ignore_the_cache(tmp_path):
+def test_calls_hold_several_configurations_each_longest_first_and_ignore_the_cache(tmp_path):
     backend = ScriptedBackend(lambda p: "1")
     planned = _plan(backend)
-    batches = make_batches(backend, planned, 4)
-    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    batches = make_batches(backend, planned, 8)
+    assert [len(b) for b in batches] == [8, 8, 4]
+    assert [p.planned.config for p in batches[1]] == ["ref"] * 2 + ["safe"] * 6  # one call, both configurations
+    in_order = [p for b in batches for p in b]
     for config in ("ref", "safe"):
-        own = [b for b in batches if b[0].planned.config == config]
-        assert all(p.planned.config == config for b in own for p in b)
-        lengths = [backend.prompt_length(p.request.prompt) for b in own for p in b]
+        lengths = [backend.prompt_length(p.request.prompt) for p in in_order if p.planned.config == config]
         assert len(lengths) == 10 and lengths == sorted(lengths, reverse=True)
+    capped = plan(CONFIGS[:1], _items(3), {"scripted": backend}, Decoding(max_new_tokens={"math": 8}))
+    assert len(make_batches(backend, planned + capped, 64)) == 2  # other decoding settings, another call
     store = Store(tmp_path / "s.sqlite")
-    assert execute(backend, planned, store, batch_size=1) == 20  # calls of 4 requests, 1 in flight at a time
-    assert execute(backend, planned, store, batch_size=1) == 0  # everything cached
-    assert len(backend.batches) == 6
+    assert execute(backend, planned, store, batch_size=2) == 20  # calls of 8 requests, 2 in flight at a time
+    assert execute(backend, planned, store, batch_size=2) == 0  # everything cached
+    assert len(backend.batches) == 3
 
 
 def test_resume_regenerates_only_unfinished_batches_in_the_same_composition(tmp_path):

@@ -4,14 +4,16 @@
 answer makes a whole batch pay for its length. Here a finished row leaves the batch at once (its KV
 cache, mask and position go with it) and, when enough rows are free, waiting prompts are prefilled
 and join the running batch (continuous batching), so the model keeps ``rows`` sequences at a time
-until the queue runs dry. The tokens every prompt of a call starts with (chat header, system prompt,
-few-shot turns) are computed once and their KV cache shared by all rows.
+until the queue runs dry. A call may hold prompts of several configurations; the tokens each family
+of prompts starts with (chat header, system prompt, few-shot turns) are computed once and their KV
+cache shared by the family's rows (``prefix_groups``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -41,6 +43,47 @@ def split_shared_prefix(rows: Sequence[Sequence[int]]) -> tuple[list[int], list[
     while shared < limit and all(r[shared] == first[shared] for r in rows):
         shared += 1
     return list(first[:shared]), [list(r[shared:]) for r in rows]
+
+
+FAMILY_COST = 64
+"""Prefill tokens a family of prompts must save to be worth a prefix pass and prefill chunks of its own."""
+
+
+def prefix_groups(rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Indices of ``rows`` in families whose shared prefixes, each computed once, save the most prefill tokens.
+
+    A family of n rows sharing a prefix of p tokens (``split_shared_prefix``) saves (n - 1) * p, less
+    ``FAMILY_COST``. Rows in sorted token order put prompts with a common start side by side; the families
+    are the runs of that order whose savings add up to the most (dynamic programming over the run
+    boundaries), so prompts of two configurations split at their system prompts while one configuration's
+    prompts stay together unless a long common question start pays for a family of its own. Each family
+    is in ascending index order; families are ordered by their first index."""
+    order = sorted(range(len(rows)), key=lambda i: (list(rows[i]), i))
+    lengths = [len(rows[i]) for i in order]
+    adjacent = [_common_length(rows[a], rows[b]) for a, b in itertools.pairwise(order)]
+    best, cut = [0] * (len(order) + 1), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        best[end], cut[end] = best[end - 1] - FAMILY_COST, end - 1
+        shared, shortest = lengths[end - 1], lengths[end - 1]
+        for start in range(end - 2, -1, -1):
+            shared, shortest = min(shared, adjacent[start]), min(shortest, lengths[start])
+            saved = best[start] + (end - start - 1) * min(shared, shortest - 1) - FAMILY_COST
+            if saved > best[end]:
+                best[end], cut[end] = saved, start
+    families: list[list[int]] = []
+    end = len(order)
+    while end:
+        families.append(sorted(order[cut[end] : end]))
+        end = cut[end]
+    return sorted(families)
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    return shared
 
 
 def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device="cpu"):
@@ -132,6 +175,15 @@ def _cache_from(model, layers: Sequence[tuple]):
     return cache
 
 
+def _prefix_cache(model, prefix: list[int]) -> list[tuple]:
+    """The (keys, values) per layer of ``prefix`` run alone, to be repeated for every row that starts with it."""
+    import torch
+
+    cache, _ = _new_cache(model)
+    model(input_ids=torch.tensor([prefix], device=model.device), **cache_kwargs(model, cache), use_cache=True)
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
 def _join(model, a: _Running, b: _Running) -> _Running:
     """One running batch from two: the shorter cache and mask are padded on the left (masked), then stacked."""
     import torch
@@ -189,24 +241,37 @@ def decode(
 ) -> list[Decoded]:
     """Greedy (or seeded sampling) decoding of token-id ``prompts``, at most ``rows`` at a time (all when None).
 
-    Prompts enter in the order given (callers pass them longest first). Their shared prefix runs once at
-    batch size one and its KV cache is repeated for every row; the rest of each prompt is left-padded after
-    it, masked, with positions those of the unpadded prompt. Waiting prompts are prefilled up to a quarter of
-    the rows at a time, each chunk only prompts within a quarter (or 8 tokens) of its longest, whenever that
-    many rows are free, and join the running batch, the shorter of the two caches padded on the left. Caches
-    with layers other than plain growing ones (sliding windows) are not joined: all prompts run as one batch."""
+    Prompts enter in the order given (callers pass them longest first). Each family's shared prefix
+    (``prefix_groups``) runs once at batch size one and its KV cache is repeated for the family's rows; the
+    rest of each prompt is left-padded after it, masked, with positions those of the unpadded prompt.
+    Waiting prompts are prefilled up to a quarter of the rows at a time, each chunk the first waiting prompt
+    and the next ones of its family within a quarter (or 8 tokens) of its length, whenever that many rows
+    are free, and join the running batch, the shorter of the two caches padded on the left. Caches with
+    layers other than plain growing ones (sliding windows) are not joined: all prompts run as one batch,
+    one family with the prefix all of them share."""
     import torch
 
     if max_new_tokens < 1 or not prompts:
         return [Decoded([], False) for _ in prompts]
     device = model.device
-    prefix, rests = split_shared_prefix(prompts)
+    joinable = _new_cache(model)[1]
+    families = prefix_groups(prompts) if joinable else [list(range(len(prompts)))]
+    prefixes: list[list[int]] = []
+    family_of: list[int] = [0] * len(prompts)
+    rests: list[list[int]] = [[] for _ in prompts]
+    for family, members in enumerate(families):
+        prefix, rest = split_shared_prefix([prompts[i] for i in members])
+        prefixes.append(prefix)
+        for i, tokens_after in zip(members, rest, strict=True):
+            family_of[i], rests[i] = family, tokens_after
     tokens: list[list[int]] = [[] for _ in prompts]
     stopped = [False] * len(prompts)
     waiting = deque(range(len(prompts)))
     generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
 
     def prefill(chosen: list[int]) -> _Running:
+        """The running batch of ``chosen`` prompts, all of one family, after their prefill."""
+        prefix, shared = prefixes[family_of[chosen[0]]], shared_caches[family_of[chosen[0]]]
         ids, mask = left_pad([rests[i] for i in chosen], pad_id, device)
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0) + len(prefix)
         if shared is None:
@@ -227,24 +292,22 @@ def decode(
         return _Running(cache, mask, positions[:, -1:], chosen, logits)
 
     with torch.inference_mode():
-        shared = None
-        if prefix:
-            cache, _ = _new_cache(model)
-            model(input_ids=torch.tensor([prefix], device=device), **cache_kwargs(model, cache), use_cache=True)
-            shared = [(layer.keys, layer.values) for layer in cache.layers]
-        joinable = _new_cache(model)[1]
+        shared_caches = [_prefix_cache(model, prefix) if prefix else None for prefix in prefixes]
         width = rows if rows and joinable else len(prompts)
         chunk = max(1, width // 4) if joinable else width
         slack = (lambda longest: max(8, longest // 4)) if joinable else (lambda longest: longest)
 
         def fill(running: _Running | None) -> _Running | None:
-            """Prefill waiting prompts into the free rows, at most ``chunk`` at a time and only prompts close in
-            length to the chunk's first, so that little of a prefill is padding."""
+            """Prefill waiting prompts into the free rows, at most ``chunk`` at a time and only prompts of one family
+            close in length to the chunk's first, so that little of a prefill is padding."""
             while waiting and (free := width - (len(running.origin) if running else 0)) > 0:
                 taken = [waiting.popleft()]
-                longest = len(rests[taken[0]])
-                while waiting and len(taken) < min(free, chunk) and longest - len(rests[waiting[0]]) <= slack(longest):
-                    taken.append(waiting.popleft())
+                family, longest = family_of[taken[0]], len(rests[taken[0]])
+                for i in [i for i in waiting if family_of[i] == family]:
+                    if len(taken) == min(free, chunk) or longest - len(rests[i]) > slack(longest):
+                        break
+                    taken.append(i)
+                    waiting.remove(i)
                 joining = prefill(taken)
                 running = joining if running is None else _join(model, running, joining)
             return running

@@ -32,22 +32,25 @@ def prompt_lengths(backend: Backend, planned: Sequence[PlannedGeneration]) -> di
 def make_batches(
     backend: Backend, planned: Sequence[PlannedGeneration], size: int, lengths: Mapping[str, int] | None = None
 ) -> list[list[PlannedGeneration]]:
-    """Calls of at most ``size`` requests sharing decoding settings and configuration, longest prompts first.
+    """Calls of at most ``size`` requests sharing decoding settings, by configuration, longest prompts first.
 
-    One configuration's prompts start alike (chat header, system prompt, few-shot turns), so a batch of
-    them shares a long token prefix that the backend can compute once. The batches depend only on the
-    plan, never on what is cached, so a resumed run batches (and therefore pads and computes) exactly
-    as an uninterrupted one. ``lengths`` are the prompts' ``prompt_lengths`` when already known.
+    A call holds the requests of every configuration the backend answers (one model, one steering): a
+    configuration with few requests of some length cap fills a call with the next one's instead of running
+    a call of its own with rows to spare. Each configuration's requests stay together, so the prompts of a
+    call fall into a few families sharing a long token prefix (chat header, system prompt, few-shot turns)
+    that the backend computes once per family. The batches depend only on the plan, never on what is
+    cached, so a resumed run batches (and therefore pads and computes) exactly as an uninterrupted one.
+    ``lengths`` are the prompts' ``prompt_lengths`` when already known.
     """
     unique = list({p.request.key: p for p in planned}.values())
     lengths = prompt_lengths(backend, unique) if lengths is None else lengths
     groups: dict[tuple, list[PlannedGeneration]] = {}
     for p in unique:
         r = p.request
-        groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed, p.planned.config), []).append(p)
+        groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(p)
     batches = []
     for signature in sorted(groups, key=repr):
-        ordered = sorted(groups[signature], key=lambda p: (-lengths[p.request.key], p.request.key))
+        ordered = sorted(groups[signature], key=lambda p: (p.planned.config, -lengths[p.request.key], p.request.key))
         batches.extend(ordered[i : i + size] for i in range(0, len(ordered), size))
     return batches
 
