@@ -181,3 +181,74 @@ def test_a_file_that_is_not_an_inspect_log_is_a_user_error(tmp_path):
     (bad := tmp_path / "x.eval").write_text("not a zip")
     with pytest.raises(AltaxError, match="not an inspect_ai log"):
         read_inspect(bad)
+
+
+# Cross-checks against the peers: the embedded model, the same prompts ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def altax_run(tmp_path_factory) -> tuple[Path, str]:
+    """The run altax makes of the fixtures' items and configurations: the default experiment's reference and
+    safety-prompt, greedy, 32 new tokens (what both harnesses were given), then `altax loglik` on it."""
+    from alignment_tax.configs.schema import Decoding, Experiment
+    from alignment_tax.workflows.experiment import run_experiment
+
+    results_dir = tmp_path_factory.mktemp("altax-run")
+    configs = [c for c in default_experiment().configs if c.name in ("reference", "safety-prompt")]
+    experiment = Experiment(
+        suite=str(SUITE), reference="reference", configs=configs, decoding=Decoding(max_new_tokens={"*": 32})
+    )
+    run_id = run_experiment(experiment, Settings(results_dir=results_dir)).run.run_id
+    altax("loglik", run_id, "--results-dir", str(results_dir))
+    return results_dir, run_id
+
+
+@pytest.mark.slow
+def test_loglik_agrees_with_lm_eval_acc_item_by_item_and_gives_the_same_tax(altax_run):
+    results_dir, run_id = altax_run
+    loglik = json.loads((results_dir / run_id / "loglik.json").read_text())
+    ours = {(row["config"], row["item_id"]): row["correct"] for row in loglik["items"]}
+    theirs = {
+        (config, s["doc"]["id"]): bool(float(s["acc"]))
+        for config, name in (("reference", "reference"), ("safety-prompt", "safety"))
+        for s in samples(LM_EVAL[name], "altax_mmlu_mc")
+    }
+    assert ours.keys() == theirs.keys()
+    assert sum(ours[k] == theirs[k] for k in ours) >= 0.99 * len(ours)
+    args = ("--task", "altax_mmlu_mc", "--results-dir", str(results_dir))
+    altax("import", "lm-eval", str(LM_EVAL["reference"]), "--config", "reference", *args)
+    altax("import", "lm-eval", str(LM_EVAL["safety"]), "--config", "safety", "--run", "latest", *args)
+    imported = shown(results_dir, "latest")["configs"]["safety"]["overall"]["tax"]["tax"]
+    (safety,) = [row for row in loglik["summary"] if row["config"] == "safety-prompt"]
+    assert imported == pytest.approx(safety["loglik_tax"])
+
+
+@pytest.mark.slow
+@needs_inspect
+def test_an_altax_run_answers_and_taxes_as_inspect_did(altax_run):
+    """Same prompts, greedy, 32 tokens: the same answers and refusals. The taxes differ only where the two
+    scorers read one answer differently (inspect's pattern takes the first standalone capital A-D, altax's
+    choice scorer an explicit "answer is X" first); with those items accounted for they are equal."""
+    results_dir, run_id = altax_run
+    for name in ("reference", "safety"):
+        altax("import", "inspect", str(INSPECT[name]), "--config", f"inspect-{name}", "--run", run_id,
+              "--results-dir", str(results_dir))  # fmt: skip
+    with Store(results_dir / "store.sqlite") as store:
+        keys = {(r.config, r.item_id): r.key for r in store.run_requests(run_id)}
+        texts = {k: g.text for k, g in store.generations(keys.values()).items()}
+        judged = {(r.config, r.item_id): r for r in store.judged_items(run_id, judge_name(DEFAULT_DETECTOR))}
+    ids = [item.id for item in load_suite_file(SUITE).items]
+    scorer_gap = {}  # per altax configuration: inspect's correct answers minus altax's, on the same answers
+    for theirs, ours in (("inspect-reference", "reference"), ("inspect-safety", "safety-prompt")):
+        for item_id in ids:
+            assert texts[keys[(theirs, item_id)]].strip() == texts[keys[(ours, item_id)]].strip(), (ours, item_id)
+            attempted = {judged[(c, item_id)].outcome in ("correct", "incorrect") for c in (theirs, ours)}
+            assert len(attempted) == 1, (ours, item_id)  # refused (or not) alike
+        scorer_gap[ours] = sum(judged[(theirs, i)].correct - judged[(ours, i)].correct for i in ids)
+    altax("import", "inspect", str(INSPECT["reference"]), "--config", "reference", "--results-dir", str(results_dir))
+    altax("import", "inspect", str(INSPECT["safety"]), "--config", "safety", "--run", "latest",
+          "--results-dir", str(results_dir))  # fmt: skip
+    imported = shown(results_dir, "latest")["configs"]["safety"]["overall"]["tax"]["tax"]
+    made = shown(results_dir, run_id)["configs"]["safety-prompt"]["overall"]["tax"]["tax"]
+    explained = 100 * (scorer_gap["reference"] - scorer_gap["safety-prompt"]) / len(ids)
+    assert imported == pytest.approx(made + explained)
