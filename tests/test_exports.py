@@ -22,7 +22,7 @@ def parquet():
 def run(tmp_path):
     settings, output = scripted_run(tmp_path)
     store = Store(settings.store_path)
-    yield settings, output.run.run_id, item_outcomes(store, output.run.run_id, judge_name("lexical"))
+    yield settings, output.run.run_id, item_outcomes(store, output.run.run_id, judge_name(settings.detector))
     store.close()
 
 

@@ -292,7 +292,7 @@ def test_a_prompt_over_the_context_is_not_run_and_is_judged_degenerate_with_a_wa
         requests = store.run_requests(output.run.run_id)
         long_keys = {r.key for r in requests if r.item_id == "long"}
         stored = store.generations(long_keys)
-        judged = {(r.item_id, r.outcome) for r in store.judged_items(output.run.run_id, judge_name("lexical"))}
+        judged = {(r.item_id, r.outcome) for r in store.judged_items(output.run.run_id, judge_name(settings.detector))}
     details = {d for (d,) in sqlite3.connect(settings.store_path).execute("SELECT detail FROM judgments")}
     assert long_keys and asked and not long_keys & asked  # never sent to the model
     assert {(g.finish_reason, g.text) for g in stored.values()} == {("context_length", "")}

@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("httpx", reason="the openai extra is not installed")
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 from alignment_tax.judge.stage import judge_name
 from alignment_tax.models.base import GenerationRequest
 from alignment_tax.models.specs import load_backend, parse_spec
@@ -271,7 +272,8 @@ def test_a_content_filter_stop_is_judged_a_refusal(server, tmp_path):
     output = run_experiment(experiment, Settings(results_dir=tmp_path / "r", n_boot=50))
     store = Store(tmp_path / "r" / "store.sqlite")
     try:
-        judged = {row.item_id: row.outcome for row in store.judged_items(output.run.run_id, judge_name("lexical"))}
+        rows = store.judged_items(output.run.run_id, judge_name(DEFAULT_DETECTOR))
+        judged = {row.item_id: row.outcome for row in rows}
     finally:
         store.close()
     assert judged == {"plain": "correct", "filtered": "refused"}

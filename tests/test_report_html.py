@@ -27,9 +27,9 @@ def page(tmp_path):
     settings, output = scripted_run(tmp_path)
     payload = json.loads(output.results_path.read_text())
     store = Store(settings.store_path)
-    rows = store.judged_items(output.run.run_id, judge_name("lexical"))
+    rows = store.judged_items(output.run.run_id, judge_name(settings.detector))
     front = frontier(rows, "base", n_boot=100)
-    html = render_report(payload, front, item_outcomes(store, output.run.run_id, judge_name("lexical")))
+    html = render_report(payload, front, item_outcomes(store, output.run.run_id, judge_name(settings.detector)))
     store.close()
     return html, Results.model_validate(payload["results"])
 
@@ -88,7 +88,7 @@ def test_charts_are_skipped_without_their_data(page):
 def test_frontier_chart_needs_tax_and_coverage(tmp_path):
     settings, output = scripted_run(tmp_path, items=[i for i in ITEMS if i.get("kind") != "harmful"])
     store = Store(settings.store_path)
-    front = frontier(store.judged_items(output.run.run_id, judge_name("lexical")), "base", n_boot=20)
+    front = frontier(store.judged_items(output.run.run_id, judge_name(settings.detector)), "base", n_boot=20)
     store.close()
     results = Results.model_validate(json.loads(output.results_path.read_text())["results"])
     assert front.objectives == ["tax", "over_refusal"] and frontier_figure(front, results) is None
