@@ -43,8 +43,9 @@ class LlamaCppModel:
         return self.llm.detokenize([token], special=True).decode(errors="replace") if token >= 0 else ""
 
     def render(self, messages: Sequence[Message]) -> Rendered:
-        if self._formatter is not None:
-            return Rendered(self._formatter(messages=list(messages)).prompt, _sha(self._template.encode()))
+        if self._formatter is not None and self._template:
+            chat = list(messages)  # llama.cpp types the messages as role-specific TypedDicts; ours are plain dicts
+            return Rendered(self._formatter(messages=chat).prompt, _sha(self._template.encode()))  # type: ignore[arg-type]
         return Rendered(render_plain(messages), _sha(PLAIN_FORMAT.encode()), PLAIN_STOP)
 
     def _prompt_tokens(self, prompt: str) -> list[int]:
@@ -112,6 +113,7 @@ class LlamaCppModel:
                 seed=request.seed,
                 stop=list(request.stop) or None,
             )
+            assert isinstance(answer, dict)  # stream=False gives one response, not an iterator
             choice = answer["choices"][0]
             tokens = answer.get("usage", {}).get("completion_tokens", 0)
             out.append(Generation(choice["text"], choice.get("finish_reason") or "stop", tokens))
