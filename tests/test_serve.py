@@ -69,6 +69,14 @@ def stored(results: Path) -> dict[str, tuple]:
         return {r[0]: r[1:] for r in db.execute("SELECT key, text, created_at, template_hash, prompt FROM generations")}
 
 
+def stored_so_far(results: Path) -> bool:
+    """Whether a generation is stored yet; the store file exists a moment before its tables do."""
+    try:
+        return bool(stored(results))
+    except sqlite3.OperationalError:
+        return False
+
+
 def test_served_model_killed_mid_run_then_resumed(tmp_path):
     port, results = free_port(), tmp_path / "r"
     experiment = write_experiment(tmp_path, port)
@@ -80,7 +88,7 @@ def test_served_model_killed_mid_run_then_resumed(tmp_path):
         first = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         deadline = time.time() + 600
         while time.time() < deadline and first.poll() is None:
-            if (results / "store.sqlite").is_file() and stored(results):
+            if (results / "store.sqlite").is_file() and stored_so_far(results):
                 break
             time.sleep(0.2)
         server.send_signal(signal.SIGKILL)
