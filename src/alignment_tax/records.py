@@ -121,3 +121,34 @@ class ProbeRequest:
     kind: str
     category: str
     key: str
+
+
+TrafficStatus = Literal["ok", "error", "timeout", "rejected"]
+
+
+@dataclass(frozen=True)
+class TrafficRecord:
+    """One request the gateway served, as one line of its traffic log (and one row ``altax monitor`` reads).
+
+    ``risk`` is the router's score of the prompt (None when the configuration routes nothing); ``guarded``
+    says whether the guardrail was applied; ``refusal`` is the refusal detector's label of the answer (None
+    when there is no answer). Prompt and answer text are kept only when the operator asks (``--log-text``);
+    their SHA-256 hashes always are. Times are Unix seconds, latency is wall seconds from arrival to the last
+    byte sent."""
+
+    time: float
+    request_id: str
+    config: str
+    model: str
+    endpoint: str
+    status: TrafficStatus
+    risk: float | None
+    guarded: bool
+    refusal: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    prompt_sha256: str
+    answer_sha256: str
+    prompt: str | None = None
+    answer: str | None = None
