@@ -12,7 +12,6 @@ from test_align import REFUSAL, tiny_rows
 BACKENDS: list[ScriptedBackend] = []
 
 
-@specs.backend("lab-scripted")
 def load(parsed) -> ScriptedBackend:
     """Refuses the placeholder requests, answers the rest; every backend it loads is kept for the test to read."""
     BACKENDS.append(ScriptedBackend(lambda prompt: REFUSAL if "Refuse this" in prompt else "Sure: it is done."))
@@ -20,6 +19,7 @@ def load(parsed) -> ScriptedBackend:
 
 
 def test_lab_rows_are_generated_once_through_the_store(tmp_path):
+    specs.backend("lab-scripted")(load)
     rows = [LabRow.model_validate(row) for row in tiny_rows()]
     with Store(tmp_path / "store.sqlite") as store:
         rates, answers = refusal_rates("lab-scripted:m", rows, store, max_new_tokens=8, batch_size=2)
