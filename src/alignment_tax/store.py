@@ -281,6 +281,14 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     @_guard
+    def run_fingerprints(self, run_id: str) -> dict[str, tuple[str, str]]:
+        """Configuration name -> (its fingerprint, the fingerprint of the model that answered), in run order."""
+        rows = self._db.execute(
+            "SELECT name, fingerprint, model_fingerprint FROM run_configs WHERE run_id=? ORDER BY rowid", (run_id,)
+        )
+        return {name: (fingerprint, model) for name, fingerprint, model in rows}
+
+    @_guard
     def run_requests(self, run_id: str) -> list[PlannedRequest]:
         rows = self._db.execute(
             "SELECT config, item_id, key, sample FROM run_requests WHERE run_id=? ORDER BY rowid", (run_id,)
@@ -435,6 +443,18 @@ class Store:
                 for key, ih, outcome, correct, refusal, detail in rows
             ],
         )
+
+    @_guard
+    def run_judges(self, run_id: str) -> list[str]:
+        """The judge names that judged every answer of a run, in name order."""
+        (total,) = self._db.execute("SELECT count(*) FROM run_requests WHERE run_id=?", (run_id,)).fetchone()
+        rows = self._db.execute(
+            """SELECT j.judge FROM run_requests q JOIN run_items i ON i.run_id=q.run_id AND i.item_id=q.item_id
+               JOIN judgments j ON j.key=q.key AND j.item_hash=i.item_hash
+               WHERE q.run_id=? GROUP BY j.judge HAVING count(*)=? ORDER BY j.judge""",
+            (run_id, total),
+        )
+        return [judge for (judge,) in rows] if total else []
 
     @_guard
     def judged_items(self, run_id: str, judge: str) -> list[JudgedItem]:

@@ -77,6 +77,14 @@ class Results(_Model):
         return cls.model_validate_json(text)
 
 
+def refusal_share(config: ConfigResults) -> float | None:
+    """Refusal-driven loss as a percent of the gross loss (refusal-driven + capability loss); None without loss."""
+    tax = config.overall.tax if config.overall else None
+    if tax is None or tax.refusal_driven + tax.capability_loss <= 0:
+        return None
+    return 100 * tax.refusal_driven / (tax.refusal_driven + tax.capability_loss)
+
+
 def _capability(outcome: np.ndarray, correct: np.ndarray, tax: PairedTax | None) -> CapabilityStats:
     size = outcome.size
     return CapabilityStats(

@@ -13,6 +13,14 @@ ResultsDir = Annotated[
 ]
 RunId = Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'latest'.")]
 Detector = Annotated[str, typer.Option(help="Refusal detector (lexical, embedding, ensemble, llm-judge[:SPEC]).")]
+DetectorList = Annotated[
+    str | None,
+    typer.Option(
+        "--detectors",
+        help="Detectors to set side by side, comma-separated (lexical,reader,...): the stored answers are judged "
+        "with each (no model answers again) and the conclusions that change with the detector are marked.",
+    ),
+]
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
 Sample = Annotated[
     int | None, typer.Option(help="N items in all, a seeded sample stratified by category (after --limit).", min=1)

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console, open_store, settings
-from alignment_tax.cli.options import ClusterBy, Detector, ResultsDir, RunId, WorkloadFile
+from alignment_tax.cli.gate import MaxOverRefusal, MaxTax, MinCoverage, show_detectors
+from alignment_tax.cli.options import ClusterBy, Detector, DetectorList, ResultsDir, RunId, WorkloadFile
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
@@ -20,13 +21,23 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON.")] = False,
     workload: WorkloadFile = None,
     cluster: ClusterBy = "group",
+    detectors: DetectorList = None,
+    max_tax: MaxTax = None,
+    min_coverage: MinCoverage = None,
+    max_over_refusal: MaxOverRefusal = None,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Print a past run again from the store, without touching a model."""
+    """Print a past run again from the store, without touching a model; with --detectors, side by side as each
+    detector judges it (gate verdicts too, given gate thresholds)."""
+    from alignment_tax.analysis.gate import Thresholds
     from alignment_tax.report.terminal import print_results
     from alignment_tax.workflows.experiment import analyse
 
     run_settings = settings(results_dir, detector=detector, workload=workload, cluster=cluster)
+    thresholds = Thresholds(max_tax=max_tax, min_coverage=min_coverage, max_over_refusal=max_over_refusal)
+    if detectors or thresholds.asked():
+        show_detectors(run_id, detectors, thresholds, run_settings, as_json)
+        return
     with open_store(run_settings.store_path) as store:
         output = analyse(store, store.run(run_id).run_id, run_settings)
     payload = json.loads(output.results_path.read_text())

@@ -20,6 +20,12 @@ def judge_name(detector: str) -> str:
     return f"{detector}+{SCORERS_VERSION}"
 
 
+def stored_detectors(store: Store, run_id: str) -> list[str]:
+    """The detectors whose judgments under the current scorers cover every answer of a run."""
+    suffix = judge_name("")
+    return [name.removesuffix(suffix) for name in store.run_judges(run_id) if name.endswith(suffix)]
+
+
 def harness_score(record: HarnessScore) -> Score:
     """An imported answer's capability score: the one its harness gave it."""
     return Score(record.value >= 1, f"{record.harness} {record.metric} = {record.value:g}")

@@ -11,11 +11,14 @@ from html import escape
 from pathlib import Path
 
 from alignment_tax.analysis.frontier import Frontier, frontier
-from alignment_tax.analysis.results import ConfigResults, Results
+from alignment_tax.analysis.results import Results, refusal_share
 from alignment_tax.analysis.safety import Proportion
+from alignment_tax.analysis.sensitivity import Sensitivity
 from alignment_tax.files import write_file
 from alignment_tax.report.exports import ItemOutcome, item_outcomes
 from alignment_tax.report.figures import category_figure, decomposition_figure, frontier_figure
+from alignment_tax.report.sensitivity_table import NOTE as SENSITIVITY_NOTE
+from alignment_tax.report.sensitivity_table import sensitivity_cells
 from alignment_tax.store import Store
 
 ASSETS = Path(__file__).with_name("assets")
@@ -42,14 +45,6 @@ def _pp(value: float | None, ci: tuple[float, float] | None = None, sign: str = 
 
 def _share(p: Proportion) -> str:
     return "–" if p.percent is None or p.ci is None else f"{p.percent:.0f}% [{p.ci[0]:.0f}, {p.ci[1]:.0f}]"
-
-
-def refusal_share(config: ConfigResults) -> float | None:
-    """Refusal-driven loss as a percent of the gross loss (refusal-driven + capability loss); None without loss."""
-    tax = config.overall.tax if config.overall else None
-    if tax is None or tax.refusal_driven + tax.capability_loss <= 0:
-        return None
-    return 100 * tax.refusal_driven / (tax.refusal_driven + tax.capability_loss)
 
 
 def _row(cells: list[str], tag: str = "td") -> str:
@@ -133,6 +128,19 @@ def routing_section(routes: dict) -> str:
     return f"<section id='routing'>{heading}<p class='note'>{escape(note)}</p>{table}</section>"
 
 
+def detector_section(sens: Sensitivity | None) -> str:
+    """The detector-sensitivity table (empty without one): the run under each detector, conclusions that change
+    marked."""
+    if sens is None:
+        return ""
+    head, rows, changed = sensitivity_cells(sens)
+    table = _table(
+        head, [[*row[:-1], f"changes: {row[-1]}" if mark else ""] for row, mark in zip(rows, changed, strict=True)]
+    )
+    heading = "<h2>Detector sensitivity</h2>"
+    return f"<section id='detectors'>{heading}<p class='note'>{escape(SENSITIVITY_NOTE)}</p>{table}</section>"
+
+
 def summary(results: Results, front: Frontier) -> str:
     """Two sentences: which configurations are on the frontier and what the dominated ones could save."""
     on = [p.config for p in front.points if p.on_frontier]
@@ -172,8 +180,11 @@ def browser_data(items: list[ItemOutcome], reference: str) -> dict:
     return {"reference": reference, "configs": configs, "items": list(by_item.values())}
 
 
-def render_report(payload: dict, front: Frontier, items: list[ItemOutcome]) -> str:
-    """The report page from a results file (the dict the pipeline writes), the frontier and per-item outcomes."""
+def render_report(
+    payload: dict, front: Frontier, items: list[ItemOutcome], sensitivity: Sensitivity | None = None
+) -> str:
+    """The report page from a results file (the dict the pipeline writes), the frontier, per-item outcomes and,
+    when given, the run under several detectors."""
     from plotly.offline import get_plotlyjs
 
     run = payload["run"]
@@ -208,6 +219,7 @@ def render_report(payload: dict, front: Frontier, items: list[ItemOutcome]) -> s
         "frontier_table": frontier_table(front),
         "hypervolume": escape(hv),
         "routing": routing_section(run.get("routes", {})),
+        "detectors": detector_section(sensitivity),
         "data": embed_json(data),
         "plotly": plotly_js,
         "app": app_js,
@@ -215,11 +227,12 @@ def render_report(payload: dict, front: Frontier, items: list[ItemOutcome]) -> s
     return _SLOT.sub(lambda m: slots[m[1]], (ASSETS / "report.html").read_text())
 
 
-def write_report(store: Store, payload: dict, out: Path) -> Path:
-    """Write the report of the run a results file describes, reading per-item answers from the store."""
+def write_report(store: Store, payload: dict, out: Path, sensitivity: Sensitivity | None = None) -> Path:
+    """Write the report of the run a results file describes, reading per-item answers from the store; with
+    ``sensitivity`` it gains the detector table."""
     run_id, judge = payload["run"]["run_id"], payload["run"]["detector"]
     results = payload["results"]
     rows = store.judged_items(run_id, judge)
     front = frontier(rows, results["reference"], n_boot=results["n_boot"], seed=results["seed"])
-    page = render_report(payload, front, item_outcomes(store, run_id, judge))
+    page = render_report(payload, front, item_outcomes(store, run_id, judge), sensitivity)
     return write_file(out, lambda handle: handle.write(page.encode("utf-8")))

@@ -1,0 +1,88 @@
+"""The detector-sensitivity table: each measure of each configuration under every detector, side by side, with
+the conclusions that change marked; as cells (for the HTML report) and as a terminal table."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from alignment_tax.analysis.results import refusal_share
+from alignment_tax.analysis.sensitivity import ConclusionKind, DetectorView, Sensitivity
+from alignment_tax.report.terminal import _pp, _share
+
+CHANGE_WORDS: dict[ConclusionKind, str] = {
+    "tax sign": "sign of the tax",
+    "tax significance": "significance of the tax",
+    "frontier": "frontier membership",
+    "gate": "gate verdict",
+}
+MEASURES = ("tax, pp [95% CI]", "refusal share of loss", "safety coverage", "over-refusal", "frontier", "gate")
+_CONCLUDES: dict[str, tuple[ConclusionKind, ...]] = {
+    "tax, pp [95% CI]": ("tax sign", "tax significance"),
+    "frontier": ("frontier",),
+    "gate": ("gate",),
+}
+
+
+def _cell(view: DetectorView, name: str, measure: str) -> str:
+    config = view.results.configs[name]
+    tax = config.overall.tax if config.overall else None
+    if measure == MEASURES[0]:
+        return _pp(tax.tax, tax.tax_ci) if tax else "–"
+    if measure == MEASURES[1]:
+        share = refusal_share(config)
+        return "–" if share is None else f"{share:.0f}%"
+    if measure in MEASURES[2:4]:
+        return _share(config.safety.coverage if measure == MEASURES[2] else config.safety.over_refusal)
+    if measure == "frontier":
+        point = next(p for p in view.frontier.points if p.config == name)
+        return f"{'on' if point.on_frontier else 'off'}, P={point.probability:.2f}"
+    checks = [c for c in view.gate.checks if c.config == name] if view.gate else []
+    return ("pass" if all(c.passed for c in checks) else "fail") if checks else "–"
+
+
+def sensitivity_cells(sens: Sensitivity) -> tuple[list[str], list[list[str]], list[bool]]:
+    """The header, one row per configuration and measure, and whether each row holds a conclusion that changes
+    with the detector (its last cell names which)."""
+    gating = any(view.gate for view in sens.views)
+    head = ["configuration", "measure", *(view.detector for view in sens.views), "changes with the detector"]
+    rows, changed = [], []
+    for name in sens.views[0].results.configs:
+        label = f"{name} (reference)" if name == sens.reference else name
+        for measure in MEASURES if gating else MEASURES[:-1]:
+            kinds = [
+                kind
+                for kind in _CONCLUDES.get(measure, ())
+                if (found := sens.conclusion(name, kind)) is not None and found.changes
+            ]
+            rows.append([label, measure, *(_cell(view, name, measure) for view in sens.views)])
+            rows[-1].append(", ".join(CHANGE_WORDS[kind] for kind in kinds) or "")
+            changed.append(bool(kinds))
+    return head, rows, changed
+
+
+NOTE = (
+    "Each column is the run as that detector judged the same stored answers, analysed as `altax show --detector` "
+    "does; a marked row holds a conclusion that is not the same under every detector."
+)
+
+
+def print_sensitivity(console: Console, sens: Sensitivity) -> None:
+    """Print the side-by-side table; rows whose conclusion changes with the detector are marked."""
+    head, rows, changed = sensitivity_cells(sens)
+    table = Table(title=f"Detector sensitivity, run {escape(sens.run_id)}", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in head:
+        table.add_column(escape(column), no_wrap=column != head[-1])
+    for row, marked in zip(rows, changed, strict=True):
+        table.add_row(*(escape(cell) for cell in row), style="bold yellow" if marked else None)
+    console.print(table)
+    console.print(NOTE, style="dim", highlight=False)
+    count = sum(changed)
+    console.print(
+        f"{count} conclusion row{'s' if count != 1 else ''} change with the detector"
+        if count
+        else "no conclusion changes with the detector",
+        highlight=False,
+    )
