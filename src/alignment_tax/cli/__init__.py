@@ -2,7 +2,9 @@
 
 from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     align,
+    card,
     experiment,
+    gate,
     importing,
     judge,
     loglik,
