@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(call pins,first)
 	$(PY) -m pip install --quiet --no-deps $(call pins,no-deps)
-	$(PY) -m pip install --quiet -e ".[test,openai,lora,ray,benchmarks,datasets,parquet]"
+	$(PY) -m pip install --quiet -e ".[test,openai,gateway,lora,ray,benchmarks,datasets,parquet]"
 	touch $(STAMP)
 
 setup: $(STAMP)

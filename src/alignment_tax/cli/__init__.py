@@ -4,6 +4,7 @@ from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     align,
     card,
     experiment,
+    gateway,
     gate,
     importing,
     judge,

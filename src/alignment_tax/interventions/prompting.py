@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alignment_tax.configs.schema import Configuration
 from alignment_tax.models.base import Message
 from alignment_tax.suite.schema import Item
@@ -16,7 +18,13 @@ def item_text(item: Item) -> str:
 
 
 def build_messages(config: Configuration, item: Item) -> list[Message]:
-    """Chat messages for one item under one configuration.
+    """Chat messages for one item under one configuration."""
+    return configure_messages(config, [{"role": "user", "content": item_text(item)}])
+
+
+def configure_messages(config: Configuration, conversation: Sequence[Message]) -> list[Message]:
+    """A conversation under one configuration: its system prompt (which replaces any the conversation brings),
+    its few-shot turns, then the conversation.
 
     Framing wraps every user turn (few-shot ones included) so examples look like the real task.
     """
@@ -28,8 +36,14 @@ def build_messages(config: Configuration, item: Item) -> list[Message]:
     messages: list[Message] = []
     if config.system_prompt is not None:
         messages.append({"role": "system", "content": config.system_prompt})
+    else:
+        messages.extend(m for m in conversation if m["role"] == "system")
     for shot in config.few_shot:
         messages.append({"role": "user", "content": framed(shot.user)})
         messages.append({"role": "assistant", "content": shot.assistant})
-    messages.append({"role": "user", "content": framed(item_text(item))})
+    for message in conversation:
+        if message["role"] == "user":
+            messages.append({"role": "user", "content": framed(message["content"])})
+        elif message["role"] != "system":
+            messages.append(dict(message))
     return messages

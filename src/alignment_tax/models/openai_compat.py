@@ -186,16 +186,32 @@ class OpenAIBackend:
     def prompt_length(self, prompt: str) -> int:
         return len(prompt)
 
+    @property
+    def path(self) -> str:
+        """The endpoint generation posts to."""
+        return "/chat/completions" if self.options.endpoint == "chat" else "/completions"
+
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
-        path = "/chat/completions" if self.options.endpoint == "chat" else "/completions"
-        answers = asyncio.run(self._post_all([self._body(r) for r in requests], path, rows))
-        return [self._parse(data, request, path) for data, request in zip(answers, requests, strict=True)]
+        answers = asyncio.run(self._post_all([self._body(r) for r in requests], self.path, rows))
+        return [self._parse(data, request, self.path) for data, request in zip(answers, requests, strict=True)]
+
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client for this server (its base URL, timeout and key); the caller closes it."""
+        timeout = httpx.Timeout(self.options.timeout)
+        return httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers())
+
+    async def complete(self, client: httpx.AsyncClient, request: GenerationRequest) -> tuple[Generation, int | None]:
+        """One request on an open ``client`` (retried as ``generate`` retries): the answer, and the prompt tokens
+        the server counted when it says."""
+        data = await self._post(client, self._body(request), self.path)
+        usage = data.get("usage") if isinstance(data, dict) else None
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return self._parse(data, request, self.path), tokens if isinstance(tokens, int) else None
 
     async def _post_all(self, bodies: Sequence[dict], path: str, rows: int | None = None) -> list[object]:
         """POST every body, at most ``concurrency`` (and ``rows``) at once; answers in order."""
         limit = asyncio.Semaphore(min(self.options.concurrency, rows or self.options.concurrency))
-        timeout = httpx.Timeout(self.options.timeout)
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=timeout, headers=self._headers()) as client:
+        async with self.client() as client:
 
             async def one(body: dict) -> object:
                 async with limit:

@@ -9,6 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,31 +21,41 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Job:
     request: GenerationRequest
-    done: threading.Event = field(default_factory=threading.Event)
-    result: Generation | None = None
-    error: BaseException | None = None
+    future: Future[Generation] = field(default_factory=Future)
 
 
 class Batcher:
     """One thread generates; requests that arrive within ``wait_s`` of each other and share length cap,
-    stop strings, temperature and seed are generated as one batch. ``lock`` guards every use of the model."""
+    stop strings, temperature and seed are generated as one batch. ``lock`` guards every use of the model:
+    batchers of backends sharing one loaded model (its steered variants) are given the same lock."""
 
-    def __init__(self, backend: Backend, max_batch: int = 16, wait_s: float = 0.01):
+    def __init__(self, backend: Backend, max_batch: int = 16, wait_s: float = 0.01, lock: threading.Lock | None = None):
         self.backend, self.max_batch, self.wait_s = backend, max_batch, wait_s
         self._queue: queue.Queue[_Job] = queue.Queue()
-        self.lock = threading.Lock()
+        self.lock = lock or threading.Lock()
         self._ids = itertools.count()
         threading.Thread(target=self._loop, daemon=True, name="altax-batcher").start()
 
     def submit(self, prompt: str, max_tokens: int, stop: Sequence[str], temperature: float, seed: int) -> Generation:
         request = GenerationRequest(str(next(self._ids)), prompt, max_tokens, tuple(stop), temperature, seed)
+        return self.enqueue(request).result()
+
+    def enqueue(self, request: GenerationRequest) -> Future[Generation]:
+        """Queue one request; its future holds the answer (or the backend's error). Cancelling the future before
+        its batch starts takes the request out of it."""
         job = _Job(request)
         self._queue.put(job)
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
+        return job.future
+
+    def reject_waiting(self, error: BaseException) -> None:
+        """Fail every queued request not yet in a batch with ``error``."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(error)
 
     def _loop(self) -> None:
         while True:
@@ -57,27 +68,27 @@ class Batcher:
                     break
             groups: dict[tuple, list[_Job]] = {}
             for job in jobs:
-                r = job.request
-                groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(job)
+                if job.future.set_running_or_notify_cancel():  # False: cancelled while it waited
+                    r = job.request
+                    groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(job)
             for group in groups.values():
                 try:
                     with self.lock:
                         outputs = self.backend.generate([job.request for job in group])
                 except Exception as error:  # handed to the waiting request, which answers HTTP 500
                     for job in group:
-                        job.error = error
+                        job.future.set_exception(error)
                 else:
                     for job, output in zip(group, outputs, strict=True):
-                        job.result = output
-                for job in group:
-                    job.done.set()
+                        job.future.set_result(output)
 
 
 class _BadRequest(Exception):
     pass
 
 
-def _completion(name: str, fingerprint: str, kind: str, choice: dict, prompt_tokens: int, n_tokens: int) -> dict:
+def completion_body(name: str, fingerprint: str, kind: str, choice: dict, prompt_tokens: int, n_tokens: int) -> dict:
+    """An OpenAI completion object (``chat.completion`` or ``text_completion``) with one choice and its usage."""
     return {
         "id": f"altax-{time.time_ns()}",
         "object": kind,
@@ -132,7 +143,7 @@ class Service:
         )
         kind = "chat.completion" if chat else "text_completion"
         choice["finish_reason"] = out.finish_reason
-        return _completion(
+        return completion_body(
             self.name, self.backend.fingerprint, kind, choice, self.backend.prompt_length(prompt), out.n_tokens
         )
 
@@ -148,7 +159,7 @@ class Service:
             tokens, offsets, values = zip(*score(prompt), strict=True)
         logprobs = {"tokens": list(tokens), "text_offset": list(offsets), "token_logprobs": list(values)}
         choice = {"text": prompt, "logprobs": logprobs, "finish_reason": "length"}
-        return _completion(self.name, self.backend.fingerprint, "text_completion", choice, len(tokens), 0)
+        return completion_body(self.name, self.backend.fingerprint, "text_completion", choice, len(tokens), 0)
 
 
 class _Handler(BaseHTTPRequestHandler):
