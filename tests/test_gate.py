@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,22 @@ def test_an_unwritable_report_path_is_refused_before_any_work(run, tmp_path):
     settings, output = run
     result = altax(settings, "gate", output.run.run_id, "--max-tax", "5", "--junit", str(tmp_path))
     assert result.exit_code == 2 and "folder" in result.output
+
+
+def test_the_documented_ci_job_is_valid_yaml_and_uses_real_options():
+    """docs/gate.md's GitHub Actions job parses, and every option of every altax command in it is one that
+    command takes."""
+    import yaml
+
+    from alignment_tax.cli.app import app as typer_app
+
+    text = (Path(__file__).parents[1] / "docs" / "gate.md").read_text()
+    job = yaml.safe_load(re.search(r"```yaml\n(# \.github.*?)```", text, re.S)[1])
+    steps = job["jobs"]["gate"]["steps"]
+    commands = [" ".join(step["run"].split()) for step in steps if "altax " in step.get("run", "")]
+    assert [c.split()[1] for c in commands] == ["run", "gate"]
+    for command in commands:
+        name = command.split()[1]
+        helped = CliRunner().invoke(typer_app, [name, "--help"], env={"COLUMNS": "300"})
+        options = set(re.findall(r"--[a-z][a-z-]*", helped.output))
+        assert set(re.findall(r"(?<!\S)--[a-z][a-z-]*", command)) <= options, command

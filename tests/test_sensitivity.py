@@ -124,3 +124,14 @@ def test_thresholds_in_show_need_detectors(run):
     settings, _ = run
     result = CliRunner().invoke(app, ["show", "--max-tax", "5", "--results-dir", str(settings.results_dir)])
     assert result.exit_code == 2 and "--detectors" in result.output
+
+
+def test_show_detectors_json_is_the_whole_comparison(run):
+    settings, output = run
+    args = ["show", "--detectors", "lexical,blind", "--json", "--results-dir", str(settings.results_dir)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [view["detector"] for view in data["views"]] == ["lexical", "blind"]
+    frontier = next(c for c in data["conclusions"] if c["config"] == "base" and c["kind"] == "frontier")
+    assert frontier["values"] == {"lexical": "off", "blind": "on"}
