@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from alignment_tax.analysis.gate import Thresholds
 from alignment_tax.cli import app
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.accuracy import ACCURACY_FILE
 from alignment_tax.judge.detectors import DETECTORS
 from alignment_tax.judge.refusal import RefusalVerdict
 from alignment_tax.judge.stage import stored_detectors
@@ -99,6 +100,8 @@ def test_stored_detectors_and_the_html_table(run, tmp_path):
         page = write_report(store, payload, tmp_path / "r.html", sens).read_text()
     section = page.split("<section id='detectors'>")[1].split("</section>")[0]
     assert "<th>reader</th><th>blind</th>" in section and "changes: frontier membership" in section
+    reader = json.loads(ACCURACY_FILE.read_text())["detectors"]["reader"]
+    assert f"reader {100 * reader['binary']:.1f}% binary" in section and "blind not measured" in section
 
 
 def test_altax_report_gains_the_table_once_two_detectors_are_stored(run):

@@ -18,7 +18,7 @@ from alignment_tax.files import write_file
 from alignment_tax.report.exports import ItemOutcome, item_outcomes
 from alignment_tax.report.figures import category_figure, decomposition_figure, frontier_figure
 from alignment_tax.report.sensitivity_table import NOTE as SENSITIVITY_NOTE
-from alignment_tax.report.sensitivity_table import sensitivity_cells
+from alignment_tax.report.sensitivity_table import accuracy_note, sensitivity_cells
 from alignment_tax.store import Store
 
 ASSETS = Path(__file__).with_name("assets")
@@ -138,7 +138,8 @@ def detector_section(sens: Sensitivity | None) -> str:
         head, [[*row[:-1], f"changes: {row[-1]}" if mark else ""] for row, mark in zip(rows, changed, strict=True)]
     )
     heading = "<h2>Detector sensitivity</h2>"
-    return f"<section id='detectors'>{heading}<p class='note'>{escape(SENSITIVITY_NOTE)}</p>{table}</section>"
+    notes = "".join(f"<p class='note'>{escape(note)}</p>" for note in (SENSITIVITY_NOTE, accuracy_note(sens)))
+    return f"<section id='detectors'>{heading}{notes}{table}</section>"
 
 
 def summary(results: Results, front: Frontier) -> str:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alignment_tax.analysis.results import refusal_share
 from alignment_tax.analysis.sensitivity import ConclusionKind, DetectorView, Sensitivity
+from alignment_tax.judge.accuracy import measured_accuracy
 from alignment_tax.report.terminal import _pp, _share
 
 CHANGE_WORDS: dict[ConclusionKind, str] = {
@@ -69,6 +70,19 @@ NOTE = (
 )
 
 
+def accuracy_note(sens: Sensitivity) -> str:
+    """Each detector's recorded accuracy on the held-out test split: what to weigh their disagreements by."""
+    parts = []
+    for view in sens.views:
+        measured = measured_accuracy(view.detector)
+        parts.append(
+            f"{view.detector} {100 * measured.binary:.1f}% binary, {100 * measured.three_class:.1f}% 3-class"
+            if measured
+            else f"{view.detector} not measured"
+        )
+    return "Accuracy on altax's held-out test split (docs/refusal.md): " + "; ".join(parts) + "."
+
+
 def print_sensitivity(console: Console, sens: Sensitivity) -> None:
     """Print the side-by-side table; rows whose conclusion changes with the detector are marked."""
     head, rows, changed = sensitivity_cells(sens)
@@ -79,6 +93,7 @@ def print_sensitivity(console: Console, sens: Sensitivity) -> None:
         table.add_row(*(escape(cell) for cell in row), style="bold yellow" if marked else None)
     console.print(table)
     console.print(NOTE, style="dim", highlight=False)
+    console.print(accuracy_note(sens), style="dim", highlight=False)
     count = sum(changed)
     console.print(
         f"{count} conclusion row{'s' if count != 1 else ''} change with the detector"
