@@ -133,6 +133,9 @@ class Gateway:
         self.closing = False
         self._risk = ThreadPoolExecutor(1, "altax-risk")  # encoders and tokenizers are not shared across threads
         self._judge = ThreadPoolExecutor(1, "altax-judge")
+        for scorer in self.classifiers.values():  # load the encoders now, not in the first requests' time
+            scorer.scores(["warm-up"])
+        self.detector.classify([("warm-up", "warm-up")])
 
     def identity(self, name: str) -> tuple[str, str]:
         """A served configuration's fingerprint and what answers for it (model fingerprints, router)."""
