@@ -72,6 +72,17 @@ def tax_significance(tax: PairedTax) -> str:
     return "significant loss" if low > 0 else "significant gain" if high < 0 else "not significant"
 
 
+def frontier_place(front: Frontier, config: str) -> str:
+    """Whether a configuration is on the frontier (``on``) or dominated (``off``)."""
+    return "on" if next(p for p in front.points if p.config == config).on_frontier else "off"
+
+
+def gate_verdict(report: GateReport | None, config: str) -> str | None:
+    """``pass`` when every check of a configuration passes, ``fail`` when one fails; None when none gates it."""
+    checks = [c for c in report.checks if c.config == config] if report else []
+    return ("pass" if all(c.passed for c in checks) else "fail") if checks else None
+
+
 def _conclusions(views: Sequence[DetectorView]) -> list[Conclusion]:
     out = []
     for name in views[0].results.configs:
@@ -82,11 +93,9 @@ def _conclusions(views: Sequence[DetectorView]) -> list[Conclusion]:
             if tax is not None:
                 found.setdefault("tax sign", {})[view.detector] = tax_sign(tax)
                 found.setdefault("tax significance", {})[view.detector] = tax_significance(tax)
-            point = next(p for p in view.frontier.points if p.config == name)
-            found.setdefault("frontier", {})[view.detector] = "on" if point.on_frontier else "off"
-            checks = [c for c in view.gate.checks if c.config == name] if view.gate else []
-            if checks:
-                found.setdefault("gate", {})[view.detector] = "pass" if all(c.passed for c in checks) else "fail"
+            found.setdefault("frontier", {})[view.detector] = frontier_place(view.frontier, name)
+            if (verdict := gate_verdict(view.gate, name)) is not None:
+                found.setdefault("gate", {})[view.detector] = verdict
         out += [Conclusion(config=name, kind=kind, values=values) for kind, values in found.items()]
     return out
 

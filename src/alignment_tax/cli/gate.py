@@ -1,8 +1,8 @@
-"""`altax gate`: pass or fail a stored run on release criteria, for CI (exit 0 pass, 1 fail, 2 bad input)."""
+"""`altax gate`: pass or fail a stored run on release criteria, for CI (exit 0 pass, 1 fail, 2 bad input); its
+threshold options serve `altax show --detectors` too."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -69,22 +69,3 @@ def gate(
         write_text(markdown, markdown_summary(report))
     if not report.passed:
         raise typer.Exit(1)
-
-
-def show_detectors(run_id: str, detectors: str | None, thresholds, run_settings, as_json: bool) -> None:
-    """`altax show --detectors`: the run judged by each detector from the store, side by side, with the
-    conclusions (and, given thresholds, the gate verdicts) that change with the detector marked."""
-    from alignment_tax.errors import AltaxError
-    from alignment_tax.report.sensitivity_table import print_sensitivity
-    from alignment_tax.workflows.sensitivity import detector_sensitivity, parse_detectors
-
-    if not detectors:
-        raise AltaxError("gate thresholds in `altax show` go with --detectors; `altax gate` gates one detector")
-    with open_store(run_settings.store_path) as store:
-        sens = detector_sensitivity(
-            store, store.run(run_id).run_id, parse_detectors(detectors), run_settings, thresholds
-        )
-    if as_json:
-        sys.stdout.write(sens.model_dump_json(indent=2) + "\n")
-    else:
-        print_sensitivity(console, sens)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console, open_store, settings
-from alignment_tax.cli.gate import MaxOverRefusal, MaxTax, MinCoverage, show_detectors
+from alignment_tax.cli.gate import MaxOverRefusal, MaxTax, MinCoverage
 from alignment_tax.cli.options import ClusterBy, Detector, DetectorList, ResultsDir, RunId, WorkloadFile
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
@@ -30,6 +30,7 @@ def show(
     """Print a past run again from the store, without touching a model; with --detectors, side by side as each
     detector judges it (gate verdicts too, given gate thresholds)."""
     from alignment_tax.analysis.gate import Thresholds
+    from alignment_tax.cli.sensitivity import show_detectors
     from alignment_tax.report.terminal import print_results
     from alignment_tax.workflows.experiment import analyse
 

@@ -3,13 +3,15 @@ the conclusions that change marked; as cells (for the HTML report) and as a term
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from alignment_tax.analysis.results import refusal_share
-from alignment_tax.analysis.sensitivity import ConclusionKind, DetectorView, Sensitivity
+from alignment_tax.analysis.sensitivity import ConclusionKind, DetectorView, Sensitivity, frontier_place, gate_verdict
 from alignment_tax.judge.accuracy import measured_accuracy
 from alignment_tax.report.terminal import _pp, _share
 
@@ -19,29 +21,33 @@ CHANGE_WORDS: dict[ConclusionKind, str] = {
     "frontier": "frontier membership",
     "gate": "gate verdict",
 }
-MEASURES = ("tax, pp [95% CI]", "refusal share of loss", "safety coverage", "over-refusal", "frontier", "gate")
-_CONCLUDES: dict[str, tuple[ConclusionKind, ...]] = {
-    "tax, pp [95% CI]": ("tax sign", "tax significance"),
-    "frontier": ("frontier",),
-    "gate": ("gate",),
+
+
+def _tax(view: DetectorView, name: str) -> str:
+    overall = view.results.configs[name].overall
+    tax = overall.tax if overall else None
+    return _pp(tax.tax, tax.tax_ci) if tax else "–"
+
+
+def _refusal_share(view: DetectorView, name: str) -> str:
+    share = refusal_share(view.results.configs[name])
+    return "–" if share is None else f"{share:.0f}%"
+
+
+def _frontier(view: DetectorView, name: str) -> str:
+    probability = next(p.probability for p in view.frontier.points if p.config == name)
+    return f"{frontier_place(view.frontier, name)}, P={probability:.2f}"
+
+
+MEASURES: dict[str, tuple[Callable[[DetectorView, str], str], tuple[ConclusionKind, ...]]] = {
+    "tax, pp [95% CI]": (_tax, ("tax sign", "tax significance")),
+    "refusal share of loss": (_refusal_share, ()),
+    "safety coverage": (lambda view, name: _share(view.results.configs[name].safety.coverage), ()),
+    "over-refusal": (lambda view, name: _share(view.results.configs[name].safety.over_refusal), ()),
+    "frontier": (_frontier, ("frontier",)),
+    "gate": (lambda view, name: gate_verdict(view.gate, name) or "–", ("gate",)),
 }
-
-
-def _cell(view: DetectorView, name: str, measure: str) -> str:
-    config = view.results.configs[name]
-    tax = config.overall.tax if config.overall else None
-    if measure == MEASURES[0]:
-        return _pp(tax.tax, tax.tax_ci) if tax else "–"
-    if measure == MEASURES[1]:
-        share = refusal_share(config)
-        return "–" if share is None else f"{share:.0f}%"
-    if measure in MEASURES[2:4]:
-        return _share(config.safety.coverage if measure == MEASURES[2] else config.safety.over_refusal)
-    if measure == "frontier":
-        point = next(p for p in view.frontier.points if p.config == name)
-        return f"{'on' if point.on_frontier else 'off'}, P={point.probability:.2f}"
-    checks = [c for c in view.gate.checks if c.config == name] if view.gate else []
-    return ("pass" if all(c.passed for c in checks) else "fail") if checks else "–"
+"""Each row of a configuration: how a detector's cell is written, and the conclusions the row holds."""
 
 
 def sensitivity_cells(sens: Sensitivity) -> tuple[list[str], list[list[str]], list[bool]]:
@@ -52,13 +58,11 @@ def sensitivity_cells(sens: Sensitivity) -> tuple[list[str], list[list[str]], li
     rows, changed = [], []
     for name in sens.views[0].results.configs:
         label = f"{name} (reference)" if name == sens.reference else name
-        for measure in MEASURES if gating else MEASURES[:-1]:
-            kinds = [
-                kind
-                for kind in _CONCLUDES.get(measure, ())
-                if (found := sens.conclusion(name, kind)) is not None and found.changes
-            ]
-            rows.append([label, measure, *(_cell(view, name, measure) for view in sens.views)])
+        for measure, (cell, concludes) in MEASURES.items():
+            if measure == "gate" and not gating:
+                continue
+            kinds = [k for k in concludes if (found := sens.conclusion(name, k)) is not None and found.changes]
+            rows.append([label, measure, *(cell(view, name) for view in sens.views)])
             rows[-1].append(", ".join(CHANGE_WORDS[kind] for kind in kinds) or "")
             changed.append(bool(kinds))
     return head, rows, changed
@@ -95,9 +99,5 @@ def print_sensitivity(console: Console, sens: Sensitivity) -> None:
     console.print(NOTE, style="dim", highlight=False)
     console.print(accuracy_note(sens), style="dim", highlight=False)
     count = sum(changed)
-    console.print(
-        f"{count} conclusion row{'s' if count != 1 else ''} change with the detector"
-        if count
-        else "no conclusion changes with the detector",
-        highlight=False,
-    )
+    said = {0: "no row holds", 1: "1 row holds"}.get(count, f"{count} rows hold")
+    console.print(f"{said} a conclusion that changes with the detector", highlight=False)
