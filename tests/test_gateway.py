@@ -261,3 +261,35 @@ def test_the_command_says_steering_is_refused_upstream(tmp_path):
 def test_unknown_configuration_names_are_refused_with_the_known_ones():
     with pytest.raises(AltaxError, match="no configuration 'nope'.*plain, framed, routed"):
         gateway(names=["nope"])
+
+
+class SlowScorer:
+    """A risk scorer that takes its time and records each batch it is given."""
+
+    fingerprint = "slow"
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def scores(self, texts):
+        self.batches.append(list(texts))
+        time.sleep(0.2)
+        return [len(text) / 100 for text in texts]
+
+
+def test_concurrent_prompts_are_scored_together_each_with_its_own_score():
+    import asyncio
+
+    from alignment_tax.workflows.gateway import RiskBatches
+
+    scorer = SlowScorer()
+
+    async def main() -> list[float]:
+        batches = RiskBatches(scorer, concurrent.futures.ThreadPoolExecutor(1))
+        first = asyncio.ensure_future(batches.score("a"))
+        await asyncio.sleep(0.05)  # the first batch is being scored; the next ones wait for it
+        rest = [asyncio.ensure_future(batches.score("b" * n)) for n in range(2, 6)]
+        return list(await asyncio.gather(first, *rest))
+
+    assert asyncio.run(main()) == [0.01, 0.02, 0.03, 0.04, 0.05]
+    assert scorer.batches == [["a"], ["bb", "bbb", "bbbb", "bbbbb"]]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import configure_messages
-from alignment_tax.interventions.routing import backend_key, guarded, plain, variants
+from alignment_tax.interventions.routing import RiskScorer, backend_key, guarded, plain, variants
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.refusal import provider_verdict
 from alignment_tax.models.base import Backend, GenerationRequest, Message
@@ -98,6 +98,43 @@ def served_configs(experiment: Experiment, names: Sequence[str]) -> list[Configu
     return [known[name] for name in dict.fromkeys(names)] if names else list(experiment.configs)
 
 
+class RiskBatches:
+    """Risk scores of concurrent prompts computed together: prompts that arrive while a batch is being scored
+    form the next batch, so a busy gateway pays the encoder's per-call cost once per batch, and an idle one waits
+    for nobody. A prompt's score does not depend on its batch mates (the router's encoder is full precision)."""
+
+    def __init__(self, scorer: RiskScorer, executor: ThreadPoolExecutor):
+        self.scorer, self.executor = scorer, executor
+        self.waiting: list[tuple[str, asyncio.Future[float]]] = []
+        self.busy = False
+
+    async def score(self, text: str) -> float:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting.append((text, future))
+        if not self.busy:
+            self._next()
+        return await future
+
+    def _next(self) -> None:
+        batch, self.waiting = self.waiting, []
+        self.busy = True
+        scored = asyncio.get_running_loop().run_in_executor(self.executor, self.scorer.scores, [t for t, _ in batch])
+        scored.add_done_callback(lambda done: self._deliver(batch, done))
+
+    def _deliver(self, batch: list[tuple[str, asyncio.Future[float]]], done: asyncio.Future[list[float]]) -> None:
+        self.busy = False
+        error = done.exception()
+        for i, (_, future) in enumerate(batch):
+            if future.done():  # its request was cancelled (timed out) meanwhile
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(float(done.result()[i]))
+        if self.waiting:
+            self._next()
+
+
 class Gateway:
     """Answers requests under the served configurations: local models through one batcher per backend (steered
     variants share the model's lock), upstream servers through one open HTTP client each."""
@@ -132,6 +169,7 @@ class Gateway:
         self.limits = {spec: asyncio.Semaphore(b.options.concurrency) for spec, b in self.upstream.items()}
         self.closing = False
         self._risk = ThreadPoolExecutor(1, "altax-risk")  # encoders and tokenizers are not shared across threads
+        self.scoring = {name: RiskBatches(scorer, self._risk) for name, scorer in self.classifiers.items()}
         self._judge = ThreadPoolExecutor(1, "altax-judge")
         for scorer in self.classifiers.values():  # load the encoders now, not in the first requests' time
             scorer.scores(["warm-up"])
@@ -199,10 +237,8 @@ class Gateway:
         """The prompt's risk and whether the guardrail goes on, as ``routing.route_items`` decides for an item."""
         if config.router is None:
             return None, False
-        scorer = self.classifiers[config.router.classifier]
-        loop = asyncio.get_running_loop()
-        (risk,) = await loop.run_in_executor(self._risk, scorer.scores, [text])
-        return float(risk), risk >= config.router.threshold
+        risk = await self.scoring[config.router.classifier].score(text)
+        return risk, risk >= config.router.threshold
 
     async def verdict(self, text: str, answer: Answer) -> str:
         """The refusal label of an answer: a provider's content-filter stop, else the detector's reading."""
