@@ -76,6 +76,7 @@ def main() -> None:
             load = os.getloadavg()[0]
             seconds, texts = generate(backend, planned, batch_size, way)
             name = f"{way}@{batch_size}"
+            print(f"{name:<16} {seconds:7.1f} s  load {load:.2f}", flush=True)
             answers.setdefault(name, texts)
             timed[name] = {
                 "seconds": seconds,

@@ -12,6 +12,7 @@ import typer
 from alignment_tax.cli.app import app, console, settings
 from alignment_tax.cli.options import ResultsDir
 from alignment_tax.errors import AltaxError
+from alignment_tax.run.executor import GENERATION_BATCH
 
 DataFiles = Annotated[
     list[Path], typer.Option("--data", help="Lab JSONL file (id, prompt, target, kind, area, split); repeatable.")
@@ -69,7 +70,7 @@ def align_check(
     split: Annotated[str, typer.Option(help="train or heldout.")] = "heldout",
     scope: Scope = "general",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens generated per prompt.")] = 48,
-    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = GENERATION_BATCH,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write rates and answers here.")] = None,
     results_dir: ResultsDir = None,
 ) -> None:

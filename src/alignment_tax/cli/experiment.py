@@ -24,6 +24,7 @@ from alignment_tax.cli.options import (
 )
 from alignment_tax.cli.report import write_run_report
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
+from alignment_tax.run.executor import GENERATION_BATCH
 
 
 def _execute(experiment, run_settings) -> None:
@@ -47,7 +48,7 @@ def run(
     limit: Limit = None,
     sample: Sample = None,
     fresh: Fresh = False,
-    batch_size: BatchSize = 16,
+    batch_size: BatchSize = GENERATION_BATCH,
     detector: Detector = DEFAULT_DETECTOR,
     target_ci: Annotated[
         float | None,
@@ -88,7 +89,7 @@ def compare(
     limit: Limit = None,
     sample: Sample = None,
     fresh: Fresh = False,
-    batch_size: BatchSize = 16,
+    batch_size: BatchSize = GENERATION_BATCH,
     detector: Detector = DEFAULT_DETECTOR,
     executor: Executor = "local",
     kernel: Kernel = "auto",

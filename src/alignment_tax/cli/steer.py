@@ -13,6 +13,7 @@ from alignment_tax.cli.options import Detector, ResultsDir
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
+from alignment_tax.run.executor import GENERATION_BATCH
 
 steer_app = typer.Typer(help="Activation steering: extract directions, list them, sweep layer and strength.")
 app.add_typer(steer_app, name="steer", no_args_is_help=True)
@@ -85,7 +86,7 @@ def sweep(
     max_new_tokens: Annotated[
         int | None, typer.Option(help="One length cap for every category (a quicker, rougher look).", min=1)
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = GENERATION_BATCH,
     detector: Detector = DEFAULT_DETECTOR,
     out: Annotated[
         Path | None, typer.Option(help="Curve JSON \\[default: RESULTS_DIR/RUN/steering-sweep.json].")

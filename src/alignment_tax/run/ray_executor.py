@@ -13,7 +13,7 @@ from alignment_tax.configs.schema import Steering
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.steering import SteeredBackend
 from alignment_tax.models.base import Backend
-from alignment_tax.run.executor import Progress, pending_batches, store_batch
+from alignment_tax.run.executor import GENERATION_BATCH, Progress, pending_batches, store_batch
 from alignment_tax.run.planner import PlannedGeneration
 from alignment_tax.store import Store
 
@@ -118,7 +118,7 @@ class RayExecutor:
         planned: Sequence[PlannedGeneration],
         store: Store,
         *,
-        batch_size: int = 16,
+        batch_size: int = GENERATION_BATCH,
         fresh: bool = False,
         progress: Progress | None = None,
     ) -> int:

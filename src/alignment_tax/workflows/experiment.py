@@ -26,6 +26,7 @@ from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.records import Route, RunInfo
 from alignment_tax.run.backends import load_backends, load_classifiers, model_identity
+from alignment_tax.run.executor import GENERATION_BATCH
 from alignment_tax.run.executors import open_executor
 from alignment_tax.run.owner import hold
 from alignment_tax.run.planner import plan
@@ -45,7 +46,7 @@ class Settings:
 
     results_dir: Path = field(default_factory=lambda: Path(os.environ.get("ALTAX_RESULTS_DIR", "altax-results")))
     fresh: bool = False
-    batch_size: int = 16
+    batch_size: int = GENERATION_BATCH
     detector: str = DEFAULT_DETECTOR
     n_boot: int = 2000
     seed: int = 0

@@ -12,7 +12,7 @@ from alignment_tax.lab.data import LabRow
 from alignment_tax.models.base import Backend, GenerationRequest
 from alignment_tax.models.specs import load_backend
 from alignment_tax.records import PlannedRequest
-from alignment_tax.run.executor import execute
+from alignment_tax.run.executor import GENERATION_BATCH, execute
 from alignment_tax.run.planner import PlannedGeneration, cache_key
 from alignment_tax.store import Store
 
@@ -60,7 +60,7 @@ def refusal_rates(
     rows: list[LabRow],
     store: Store,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-    batch_size: int = 16,
+    batch_size: int = GENERATION_BATCH,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> tuple[dict[str, KindRate], list[tuple[LabRow, str, str]]]:
     """Rates per kind and, per row, (row, answer, verdict label) for the model ``spec``. Answers the store holds
