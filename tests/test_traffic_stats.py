@@ -14,7 +14,9 @@ from alignment_tax.analysis.traffic import (
     traffic_stats,
     two_proportion_z,
 )
-from alignment_tax.analysis.traffic_tax import combine, mix_se
+from alignment_tax.analysis.traffic_tax import combine, mix_se, traffic_tax
+from alignment_tax.errors import AltaxError
+from alignment_tax.records import JudgedItem
 
 HOUR = 3600.0
 
@@ -122,3 +124,30 @@ def test_combine_adds_half_widths_in_quadrature():
     assert high - 2.0 == pytest.approx(np.hypot(3.0, 1.959963984540054), rel=1e-12)
     assert 2.0 - low == pytest.approx(high - 2.0)
     assert combine(2.0, (-100.0, 100.0), 1.0) == (-100.0, 100.0)
+
+
+def test_traffic_tax_weighs_each_categorys_tax_by_the_mix():
+    missed = {"math": 6, "code": 15}
+    rows = []
+    for category, wrong in missed.items():
+        for i in range(30):
+            item = f"{category}-{i}"
+            rows.append(JudgedItem(item, category, "capability", None, "ref", "correct", True, 0, None))
+            ok = i >= wrong
+            rows.append(
+                JudgedItem(item, category, "capability", None, "new", "correct" if ok else "incorrect", ok, 0, None)
+            )
+    counts = {"math": 30, "code": 10, "poetry": 5}
+    result = traffic_tax("run-1", rows, "ref", counts)
+    weights = {"math": 0.75, "code": 0.25}
+    taxes = {c: 100 * missed[c] / 30 for c in missed}
+    config = result.configs["new"]
+    assert set(result.configs) == {"new"}
+    assert config.tax == pytest.approx(sum(weights[c] * taxes[c] for c in weights), rel=1e-12)
+    assert config.mix_se == pytest.approx(mix_se(weights, taxes, 40), rel=1e-12)
+    assert config.tax_ci == pytest.approx(combine(config.tax, config.run_ci, config.mix_se))
+    assert (result.prompts, result.uncovered.count, result.uncovered.n) == (40, 5, 45)
+    with pytest.raises(AltaxError, match="has none of the traffic's categories"):
+        traffic_tax("run-1", rows, "ref", {"poetry": 5})
+    with pytest.raises(AltaxError, match="no categorised prompt"):
+        traffic_tax("run-1", rows, "ref", {})

@@ -87,6 +87,11 @@ def traffic_tax(
     run_id: str, rows: Sequence[JudgedItem], reference: str, counts: Mapping[str, int], seed: int = 0
 ) -> TrafficTax:
     """Weight the run's judged rows' per-category tax by the traffic's ``counts`` of prompts per category."""
+    if not counts:
+        raise AltaxError(
+            "--run: the traffic has no categorised prompt scored below the risk threshold, so no mix to weigh the "
+            "run's tax by (a gateway log keeps prompt text only with --log-text)"
+        )
     present = {r.category for r in rows if r.kind == "capability"}
     covered = {c: k for c, k in counts.items() if c in present and k > 0}
     total = sum(counts.values())

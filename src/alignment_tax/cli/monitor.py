@@ -38,6 +38,7 @@ def monitor(
     from alignment_tax.judge.detectors import check_detector
     from alignment_tax.report.monitor_html import write_monitor
     from alignment_tax.report.monitor_tables import print_monitor
+    from alignment_tax.report.progress import stage_progress
     from alignment_tax.workflows.monitor import MonitorSettings, window_seconds
     from alignment_tax.workflows.monitor import monitor as run_monitor
 
@@ -51,7 +52,8 @@ def monitor(
         threshold=threshold,
         detector=detector,
     )
-    report = run_monitor(options)
+    with stage_progress(console) as progress:
+        report = run_monitor(options, progress)
     print_monitor(console, report)
     if json_out is not None:
         console.print(f"json: {write_text(json_out, report.model_dump_json(indent=2) + chr(10))}", highlight=False)

@@ -18,7 +18,8 @@ NOTES = {
     "answered with the guardrail (gateway logs only). Risky prompts: prompts scored at or above the threshold. "
     "Wilson 95% intervals.",
     "categories": "Prompts with text, sorted into the nine capability categories by a classifier trained on the "
-    "project's own prompts (docs/deployment.md gives its held-out accuracy).",
+    "project's own prompts (its held-out accuracy is in the header; docs/deployment.md says how it was measured). "
+    "Share of traffic: of the prompts with text.",
     "drift": "Each window against the one before it and, with a baseline, the traffic, each window and each "
     "category against the baseline: pooled two-proportion z tests, Benjamini-Hochberg adjusted together; the "
     "change has Newcombe's hybrid score interval. Flagged: adjusted p below 0.05.",
@@ -73,12 +74,14 @@ def sections(report: MonitorReport) -> list[str]:
 def render_monitor(report: MonitorReport) -> str:
     """The page of a monitor report."""
     logs = report.logs
+    accuracy = report.category_accuracy
+    held_out = "" if accuracy is None else f", held-out accuracy {accuracy:.1%}"
     meta = [
         ("logs", ", ".join(logs.files)),
         ("lines", str(logs.lines)),
         ("detector", report.detector),
         ("risk router", f"{report.risk_classifier}, threshold {report.traffic.threshold:g}"),
-        ("categories", report.category_classifier),
+        ("categories", report.category_classifier + held_out),
     ]
     slots = {
         "title": escape(f"altax monitor · {logs.lines} requests"),

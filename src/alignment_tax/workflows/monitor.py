@@ -11,24 +11,35 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from alignment_tax.analysis.monitor import LogSummary, MonitorReport
 from alignment_tax.analysis.traffic import Observation, traffic_stats
-from alignment_tax.analysis.traffic_tax import TrafficTax, traffic_tax
+from alignment_tax.analysis.traffic_tax import traffic_tax
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.refusal import RefusalDetector, provider_verdict
 from alignment_tax.judge.stage import judge_name
+from alignment_tax.records import JudgedItem
 from alignment_tax.traffic_reader import LogLines, TrafficLine, read_logs
+
+if TYPE_CHECKING:
+    from alignment_tax.interventions.category import CategoryMeta
+    from alignment_tax.interventions.risk import RiskMeta
+    from alignment_tax.workflows.experiment import StageProgress
 
 DEFAULT_THRESHOLD = 0.5
 """The risk score at or above which a prompt counts as risky: the threshold of the default routed configurations."""
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+JUDGE_CHUNK = 512
+EMBED_CHUNK = 256
+"""Answers judged and prompts embedded between two steps of the progress bar (a prompt's float32 embedding does
+not depend on its batch, so chunking changes no number)."""
 
 
 @dataclass(frozen=True)
@@ -57,19 +68,32 @@ def window_seconds(text: str) -> float:
 class Readers:
     """The detector and the two prompt classifiers, loaded once for the traffic and its baseline."""
 
-    def __init__(self, settings: MonitorSettings):
+    def __init__(self, settings: MonitorSettings, progress: StageProgress | None = None):
         from alignment_tax.interventions.category import load_category_classifier
         from alignment_tax.interventions.risk import load_risk_classifier
 
         self.detector: RefusalDetector = get_detector(settings.detector)
         self.risk = load_risk_classifier(settings.risk_classifier)
         self.categories = load_category_classifier(settings.category_classifier)
+        self.progress = progress
 
-    def verdicts(self, lines: Sequence[TrafficLine]) -> tuple[list[str | None], Counter[str]]:
+    def _chunked(self, stage: str, items: Sequence, work: Callable[[Sequence], Sequence], size: int) -> list:
+        """``work`` over ``items`` in chunks of ``size``, advancing the stage's progress after each."""
+        advance = self.progress(stage, len(items)) if self.progress and items else None
+        out: list = []
+        for start in range(0, len(items), size):
+            part = items[start : start + size]
+            out += work(part)
+            if advance:
+                advance(len(part))
+        return out
+
+    def verdicts(self, lines: Sequence[TrafficLine], label: str) -> tuple[list[str | None], Counter[str]]:
         """Each line's refusal label and who gave it; each distinct (prompt, answer) pair is judged once."""
         answered = [line for line in lines if line.status == "ok" and line.answer is not None]
         pairs = sorted({(line.prompt or "", line.answer or "") for line in answered})
-        judged = dict(zip(pairs, self.detector.classify(pairs), strict=True))
+        verdicts = self._chunked(f"judge {label}", pairs, self.detector.classify, JUDGE_CHUNK)
+        judged = dict(zip(pairs, verdicts, strict=True))
         out: list[str | None] = []
         by: Counter[str] = Counter()
         for line in lines:
@@ -82,28 +106,30 @@ class Readers:
                 by["gateway" if line.verdict is not None else "none"] += 1
         return out, by
 
-    def prompts(self, texts: Sequence[str]) -> tuple[dict[str, float], dict[str, str]]:
-        """The risk score and the category of each distinct prompt (embedded once when both read the same rows)."""
+    def _embed(self, meta: RiskMeta | CategoryMeta, stage: str, texts: list[str]) -> np.ndarray:
         from alignment_tax.interventions.risk import shared_encoder
 
+        encoder = shared_encoder(meta.max_tokens, meta.quantized)
+        return np.array(self._chunked(stage, texts, lambda part: list(encoder.encode(part)), EMBED_CHUNK))
+
+    def prompts(self, texts: Sequence[str], label: str) -> tuple[dict[str, float], dict[str, str]]:
+        """The risk score and the category of each distinct prompt (embedded once when both read the same rows)."""
         unique = sorted(set(texts))
         if not unique:
             return {}, {}
         risk_meta, category_meta = self.risk.meta, self.categories.meta
-        embeddings = shared_encoder(risk_meta.max_tokens, risk_meta.quantized).encode(unique)
-        if (category_meta.max_tokens, category_meta.quantized) != (risk_meta.max_tokens, risk_meta.quantized):
-            category_rows = shared_encoder(category_meta.max_tokens, category_meta.quantized).encode(unique)
-        else:
-            category_rows = embeddings
-        scores = np.asarray(self.risk.probabilities(embeddings), dtype=float)
-        return dict(zip(unique, scores.tolist(), strict=True)), dict(
-            zip(unique, self.categories.predict(category_rows), strict=True)
-        )
+        embeddings = self._embed(risk_meta, f"embed {label} prompts", unique)
+        same = (category_meta.max_tokens, category_meta.quantized) == (risk_meta.max_tokens, risk_meta.quantized)
+        category_rows = embeddings if same else self._embed(category_meta, f"embed {label} prompts again", unique)
+        scores = np.asarray(self.risk.probabilities(embeddings), dtype=float).tolist()
+        categories = self.categories.predict(category_rows)
+        return dict(zip(unique, scores, strict=True)), dict(zip(unique, categories, strict=True))
 
-    def observe(self, log: LogLines) -> tuple[list[Observation], Counter[str]]:
-        """The log's lines as judged, scored and sorted observations, and who judged them."""
-        verdicts, by = self.verdicts(log.lines)
-        risks, categories = self.prompts([line.prompt for line in log.lines if line.prompt is not None])
+    def observe(self, log: LogLines, label: str) -> tuple[list[Observation], Counter[str]]:
+        """The log's lines as judged, scored and sorted observations, and who judged them (``label`` names the
+        progress stages: traffic or baseline)."""
+        verdicts, by = self.verdicts(log.lines, label)
+        risks, categories = self.prompts([line.prompt for line in log.lines if line.prompt is not None], label)
         rows = [
             Observation(
                 time=line.time,
@@ -128,8 +154,9 @@ def _summary(paths: Sequence[Path], log: LogLines, by: Counter[str]) -> LogSumma
     )
 
 
-def _run_tax(settings: MonitorSettings, counts: dict[str, int]) -> TrafficTax:
-    """The stored run's tax weighted by the traffic's category counts (judgments of the monitor's detector)."""
+def _run_rows(settings: MonitorSettings) -> tuple[str, str, list[JudgedItem]]:
+    """The stored run's id, reference and judged rows (judgments of the monitor's detector), read before any
+    judging so that a wrong ``--run`` fails at once."""
     from alignment_tax.store import Store
 
     assert settings.run is not None
@@ -138,26 +165,29 @@ def _run_tax(settings: MonitorSettings, counts: dict[str, int]) -> TrafficTax:
         raise AltaxError(f"--run {settings.run}: no store at {store_path}; pass --results-dir")
     with Store(store_path) as store:
         info = store.run(settings.run)
-        rows = store.judged_items(info.run_id, judge_name(settings.detector))
-    return traffic_tax(info.run_id, rows, info.reference, counts)
+        return info.run_id, info.reference, store.judged_items(info.run_id, judge_name(settings.detector))
 
 
-def monitor(settings: MonitorSettings) -> MonitorReport:
-    """Read, judge, score and analyse the traffic (and the baseline); nothing is written."""
+def monitor(settings: MonitorSettings, progress: StageProgress | None = None) -> MonitorReport:
+    """Read, judge, score and analyse the traffic (and the baseline); nothing is written. ``progress`` shows the
+    judging and embedding stages."""
     started = time.perf_counter()
+    run = _run_rows(settings) if settings.run is not None else None
     log = read_logs(settings.logs)
     baseline_log = read_logs(settings.baseline) if settings.baseline else None
-    readers = Readers(settings)
-    rows, by = readers.observe(log)
+    readers = Readers(settings, progress)
+    rows, by = readers.observe(log, "traffic")
     baseline_rows, baseline_summary = None, None
     if baseline_log is not None:
-        baseline_rows, baseline_by = readers.observe(baseline_log)
+        baseline_rows, baseline_by = readers.observe(baseline_log, "baseline")
         baseline_summary = _summary(settings.baseline, baseline_log, baseline_by)
     stats = traffic_stats(rows, settings.threshold, settings.window_s, baseline_rows)
     tax = None
-    if settings.run is not None:
+    if run is not None:
         capability = [r for r in rows if r.risk is not None and r.risk < settings.threshold]
-        tax = _run_tax(settings, dict(Counter(r.category for r in capability if r.category is not None)))
+        run_id, reference, run_rows = run
+        counts = Counter(r.category for r in capability if r.category is not None)
+        tax = traffic_tax(run_id, run_rows, reference, counts)
     test = getattr(readers.categories.meta, "test", None)
     return MonitorReport(
         detector=settings.detector,
