@@ -176,3 +176,24 @@ def test_missing_files_and_no_files_are_clear_errors(tmp_path):
         read_logs([tmp_path / "nope.jsonl"])
     with pytest.raises(AltaxError, match="no traffic logs given"):
         read_logs([])
+
+
+def test_the_gateways_own_writer_with_rotation_reads_back(tmp_path):
+    from alignment_tax.workflows.traffic_log import TrafficLog, rotated
+
+    path = tmp_path / "traffic.jsonl"
+    written = [
+        TrafficRecord(**{**record(request_id=f"r{i}", time=1_700_000_000.0 + i), "prompt": f"Q{i}", "answer": f"A{i}"})
+        for i in range(40)
+    ]
+    log = TrafficLog(path, max_bytes=2_000, keep=50, text=True)
+    for one in written:
+        log.append(one)
+    log.close()
+    files = rotated(path, 50)
+    assert len(files) > 1  # the writer rotated
+    read = read_logs(files)
+    assert read.torn == []
+    assert sorted((line.time, line.prompt, line.answer, line.verdict) for line in read.lines) == [
+        (r.time, r.prompt, r.answer, r.refusal) for r in written
+    ]
