@@ -54,6 +54,8 @@ def test_gateway_records_keep_the_gateways_fields(tmp_path):
     )
     assert (first.prompt, first.answer) == (None, None)
     assert (second.prompt, second.answer, second.where) == ("Hi", "Hello", f"{log}:2")
+    unrouted = write_lines(tmp_path / "plain.jsonl", [record(risk=None, guarded=False)])
+    assert read_logs([unrouted]).lines[0].guarded is None  # a configuration without a router: no switch to count
 
 
 def test_a_torn_last_line_is_skipped_and_reported(tmp_path):

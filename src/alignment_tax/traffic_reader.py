@@ -39,7 +39,9 @@ class TrafficLine:
     """One served request as the monitor reads it, whatever the log's format.
 
     ``prompt`` is the last user turn; ``answer`` the text served (None when the log keeps only hashes, or there
-    was no answer); ``verdict``, ``risk`` and ``guarded`` are what the gateway recorded (None in other logs)."""
+    was no answer); ``verdict``, ``risk`` and ``guarded`` are what the gateway recorded (None in other logs;
+    ``guarded`` is None too where the configuration routes nothing, the gateway's ``risk`` being None there, so
+    that the guardrail's switch-on rate counts routed requests only)."""
 
     where: str
     format: Format
@@ -154,7 +156,7 @@ def _gateway_line(data: dict, where: str) -> TrafficLine:
         record.answer,
         verdict=record.refusal,
         risk=record.risk,
-        guarded=record.guarded,
+        guarded=None if record.risk is None else record.guarded,
     )
 
 
