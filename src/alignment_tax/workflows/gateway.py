@@ -167,6 +167,9 @@ class Gateway:
         self.upstream = {spec: cast("OpenAIBackend", self.backends[spec]) for spec in upstream}
         self.clients: dict[str, httpx.AsyncClient] = {}
         self.limits = {spec: asyncio.Semaphore(b.options.concurrency) for spec, b in self.upstream.items()}
+        self.identities = {
+            c.name: (c.fingerprint(), model_identity(c, self.backends, self.classifiers)) for c in configs
+        }
         self.closing = False
         self._risk = ThreadPoolExecutor(1, "altax-risk")  # encoders and tokenizers are not shared across threads
         self.scoring = {name: RiskBatches(scorer, self._risk) for name, scorer in self.classifiers.items()}
@@ -177,8 +180,7 @@ class Gateway:
 
     def identity(self, name: str) -> tuple[str, str]:
         """A served configuration's fingerprint and what answers for it (model fingerprints, router)."""
-        config = self.configs[name]
-        return config.fingerprint(), model_identity(config, self.backends, self.classifiers)
+        return self.identities[name]
 
     def start(self) -> None:
         """Open the upstream clients (inside the serving event loop)."""

@@ -39,12 +39,16 @@ RECENT = 8
 
 
 class ChatMessage(BaseModel):
+    """One chat turn, its content text."""
+
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "user", "assistant"]
     content: str
 
 
 class StreamOptions(BaseModel):
+    """What a streamed answer adds: a last event with the token usage."""
+
     model_config = ConfigDict(extra="ignore")
     include_usage: bool = False
 
@@ -64,6 +68,7 @@ class _Body(BaseModel):
     n: Literal[1] = 1
 
     def conversation(self) -> list[dict[str, str]]:
+        """The request's turns as chat messages (each endpoint reads its own field)."""
         raise NotImplementedError
 
     def ask(self) -> Ask:
@@ -73,6 +78,8 @@ class _Body(BaseModel):
 
 
 class ChatBody(_Body):
+    """``/v1/chat/completions``: the conversation."""
+
     messages: list[ChatMessage] = Field(min_length=1)
 
     def conversation(self) -> list[dict[str, str]]:
