@@ -9,6 +9,7 @@ from alignment_tax.cli import (  # noqa: F401  (registers the commands)
     importing,
     judge,
     loglik,
+    mitigate,
     monitor,
     power,
     probe,
