@@ -177,3 +177,17 @@ def test_a_space_that_is_not_toml_is_refused(tmp_path):
     with pytest.raises(AltaxError, match="a mitigation space is a .toml file"):
         load_space(tmp_path / "space.json")
     assert parse_space("", "empty.toml") == Space()
+
+
+def test_the_command_prints_both_splits_and_writes_the_choice(experiment, tmp_path):
+    config, space, out = tmp_path / "experiment.toml", tmp_path / "space.toml", tmp_path / "chosen.toml"
+    config.write_text(experiment_toml(experiment))
+    space.write_text(f"[[system_prompt]]\nname = 'calm'\ntext = '{CALM}'\n")
+    common = ["-c", str(config), "--space", str(space), "--threshold", "-1", "--results-dir", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, ["mitigate", *common, "--base", "strict", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "2 harmful, 2 benign items" in text and "3 capability, 2 harmful, 2 benign confirmation items" in text
+    assert "chosen: calm (lowest over-refusal" in text and load_experiment(out).configs[-1].system_prompt == CALM
+    wrong = CliRunner().invoke(app, ["mitigate", *common, "--base", "nope"])
+    assert wrong.exit_code == 2 and "no configuration 'nope' in the experiment; it has open, strict" in wrong.output

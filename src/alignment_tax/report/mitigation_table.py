@@ -20,19 +20,22 @@ def _share(p: Proportion) -> str:
     return _ci(p.percent, p.ci)
 
 
+def _items(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
 def print_mitigation(console: Console, result: MitigationResult) -> None:
-    """The screening of the base and the finalists (how many candidates were screened), the confirmation of each
-    with the criteria it breaks, the chosen configuration and the levers' main effects."""
-    base = result.search.base
-    screening = Table(title=f"Screening (probe, {result.screening_suite}): base and finalists")
+    """Every candidate's screening (finalists marked), the confirmation of the base and the finalists with the
+    criteria each breaks, the levers' main effects, and the chosen configuration."""
+    screening = Table(title=f"Screening (probe, {result.screening_suite}); finalists marked >")
     for column in ("configuration", "coverage %", "over-refusal %"):
         screening.add_column(column, justify="left" if column == "configuration" else "right")
     for row in result.screened:
-        if row.finalist or row.name == base:
-            screening.add_row(row.name, _ci(row.coverage, row.coverage_ci), _ci(row.over_refusal, row.over_refusal_ci))
+        name = ("> " if row.finalist else "  ") + row.name
+        screening.add_row(name, _ci(row.coverage, row.coverage_ci), _ci(row.over_refusal, row.over_refusal_ci))
     console.print(screening)
     console.print(
-        f"{len(result.screened) - 1} candidates screened on {result.screening_items}; probe threshold "
+        f"{len(result.screened) - 1} candidates screened on {_items(result.screening_items)} items; probe threshold "
         f"{result.probe_threshold:g} ({result.probe_threshold_source}); coverage floor {result.screening_floor:.1f}%",
         highlight=False,
     )
@@ -50,7 +53,7 @@ def print_mitigation(console: Console, result: MitigationResult) -> None:
         )
     console.print(confirmation)
     console.print(
-        f"95% intervals; {result.confirmation_items} confirmation items, disjoint from the screening ones; "
+        f"95% intervals; {_items(result.confirmation_items)} confirmation items, disjoint from the screening ones; "
         f"coverage floor {result.confirmation_floor:.1f}%",
         highlight=False,
     )
@@ -61,5 +64,9 @@ def print_mitigation(console: Console, result: MitigationResult) -> None:
         for e in result.effects:
             effects.add_row(e.lever, str(e.with_lever), str(e.without), _ci(e.difference, e.ci))
         console.print(effects)
-    chosen = "[bold]chosen: " + result.chosen + "[/]" if result.chosen else "[bold]nothing chosen[/]"
-    console.print(f"{chosen} ({result.reason}); chosen on the confirmation split after screening on the other")
+    chosen = f"[bold]chosen: {result.chosen}[/]" if result.chosen else "[bold]nothing chosen[/]"
+    console.print(
+        f"{chosen} ({result.reason}). The screening split chose the finalists; the confirmation split measured "
+        "them and made this choice.",
+        highlight=False,
+    )
