@@ -53,7 +53,10 @@ def write_experiment(tmp_path: Path, limit: int) -> Path:
 
 
 def stored_generations(results_dir: Path) -> dict[str, str]:
+    """The answers stored so far; none while the store file exists but its tables are still being made."""
     with sqlite3.connect(results_dir / "store.sqlite") as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name='generations'").fetchone():
+            return {}
         return dict(db.execute("SELECT key, text FROM generations"))
 
 
