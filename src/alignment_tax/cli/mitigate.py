@@ -9,17 +9,14 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console, settings
-from alignment_tax.cli.options import BatchSize, Detector, Limit, ResultsDir
+from alignment_tax.cli.options import BatchSize, Detector, ExperimentFile, Limit, ResultsDir
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 from alignment_tax.run.executor import GENERATION_BATCH
 
 
 @app.command()
 def mitigate(
-    experiment_file: Annotated[
-        Path | None,
-        typer.Option("--experiment", "-c", help="Experiment file (.toml or .yaml); default: the bundled one."),
-    ] = None,
+    experiment_file: ExperimentFile = None,
     base: Annotated[str, typer.Option(help="The configuration to mitigate (one of the experiment's).")] = "safety-lora",
     space: Annotated[
         Path | None, typer.Option(help="Your own levers (.toml, docs/mitigate.md), tried after the bundled ones.")

@@ -22,6 +22,10 @@ DetectorList = Annotated[
     ),
 ]
 Limit = Annotated[int | None, typer.Option(help="At most N items per category.", min=1)]
+ExperimentFile = Annotated[
+    Path | None,
+    typer.Option("--experiment", "-c", help="Experiment file (.toml or .yaml); default: the bundled one."),
+]
 Sample = Annotated[
     int | None, typer.Option(help="N items in all, a seeded sample stratified by category (after --limit).", min=1)
 ]

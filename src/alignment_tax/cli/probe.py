@@ -9,17 +9,14 @@ from typing import Annotated
 import typer
 
 from alignment_tax.cli.app import app, console, open_store, settings
-from alignment_tax.cli.options import Detector, ResultsDir
+from alignment_tax.cli.options import Detector, ExperimentFile, ResultsDir
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 
 
 @app.command()
 def probe(
-    experiment_file: Annotated[
-        Path | None,
-        typer.Option("--experiment", "-c", help="Experiment file (.toml or .yaml); default: the bundled one."),
-    ] = None,
+    experiment_file: ExperimentFile = None,
     limit: Annotated[int | None, typer.Option(help="At most N items per category.", min=1)] = None,
     calibrate_from: Annotated[
         str | None, typer.Option(help="A stored run (id, prefix or 'latest') whose detector labels set the threshold.")
