@@ -32,9 +32,11 @@ def machine() -> dict:
 
 
 def cpu_key(info: dict) -> str:
-    """A folder name for the CPU: its model, plus AMX when present (same model names hide different chips)."""
+    """A folder name for the CPU: its model, plus AMX or AVX-512 when present (one model name, "AMD EPYC", hides
+    both an AVX2-only Zen 3 and an AVX-512 Zen 4)."""
     slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", info["cpu"].lower())).strip("-")
-    return f"{slug}-amx" if "amx_tile" in info["cpu_flags"] else slug
+    flags = info["cpu_flags"]
+    return f"{slug}-amx" if "amx_tile" in flags else f"{slug}-avx512" if "avx512f" in flags else slug
 
 
 def results_path(name: str, info: dict | None = None) -> Path:

@@ -26,9 +26,11 @@ def test_results_are_kept_per_cpu():
     amd = {"cpu": "AMD EPYC 9B14 96-Core Processor", "cpu_flags": ["avx2", "avx512f"]}
     xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_flags": ["avx2", "avx512f", "amx_tile"]}
     xeon_old = {**xeon, "cpu_flags": ["avx2"]}
-    paths = {machine.results_path("harness_comparison", m) for m in (amd, xeon, xeon_old)}
-    assert len(paths) == 3
-    assert machine.results_path("x", amd) == machine.RESULTS / "amd-epyc-9b14-96-core-processor" / "x.json"
+    zen3, zen4 = {"cpu": "AMD EPYC", "cpu_flags": ["avx2"]}, {"cpu": "AMD EPYC", "cpu_flags": ["avx2", "avx512f"]}
+    paths = {machine.results_path("harness_comparison", m) for m in (amd, xeon, xeon_old, zen3, zen4)}
+    assert len(paths) == 5
+    assert machine.results_path("x", amd) == machine.RESULTS / "amd-epyc-9b14-96-core-processor-avx512" / "x.json"
+    assert machine.results_path("x", zen3).parent.name == "amd-epyc"
     assert machine.results_path("x", xeon).parent.name == "intel-xeon-processor-amx"
 
 

@@ -78,6 +78,24 @@ def test_stratified_sample_keeps_shares_and_seed() -> None:
     assert [order[i.id] for i in sample] == sorted(order[i.id] for i in sample)
 
 
+def test_limit_on_the_standard_suite_spreads_over_topics_and_sources() -> None:
+    items = load_suite("standard").items
+    assert Counter(i.id for i in items) == Counter(
+        i.id
+        for i in [
+            *load_suite("mmlu").items,
+            *load_suite("humaneval").items,
+            *load_suite("harmbench").items,
+            *load_suite("strongreject").items,
+        ]
+    ) + Counter(i.id for i in items if i.kind == "benign")
+    chosen = select_items(items, 14)
+    medical = Counter(i.domain for i in chosen if i.category == "medical")
+    assert len(medical) == 7 and set(medical.values()) == {2}  # two questions from each of the seven topics
+    harmful = Counter(i.group for i in chosen if i.category == "harmful")
+    assert harmful.keys() == {"harmbench", "strongreject"}
+
+
 def test_run_takes_sample_option() -> None:
     from alignment_tax.configs.experiment import experiment_with
 

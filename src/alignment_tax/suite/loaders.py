@@ -111,6 +111,21 @@ def _load_bundled(folder) -> Suite:
 STANDARD_PARTS = ("mmlu", "humaneval", "harmbench", "strongreject")
 
 
+def _interleaved_by_domain(items: list[Item]) -> list[Item]:
+    """Each category's items taken in turn from its domains (MMLU topics, harm areas), domains in order of first
+    appearance: so ``--limit N`` keeps N items spread over a category's topics rather than its first topic's."""
+    by_category: dict[str, dict[str, list[Item]]] = {}
+    for item in items:
+        by_category.setdefault(item.category, {}).setdefault(item.domain or item.group or "", []).append(item)
+    return [
+        domains[domain][turn]
+        for domains in by_category.values()
+        for turn in range(max(len(d) for d in domains.values()))
+        for domain in domains
+        if turn < len(domains[domain])
+    ]
+
+
 def standard_suite(name: str) -> Suite:
     """A standard suite read from its package's data; ``standard`` joins all four and the core benign items."""
     from alignment_tax.suite.standard import SOURCES, standard_items
@@ -120,6 +135,7 @@ def standard_suite(name: str) -> Suite:
         return Suite(name, f"{source.package}=={source.version}", standard_items(name), source.provenance)
     items = [item for part in STANDARD_PARTS for item in standard_items(part)]
     items += [item for item in _load_bundled(_bundled_root().joinpath("core")).items if item.kind == "benign"]
+    items = _interleaved_by_domain(items)
     version = "+".join(f"{SOURCES[part].package}=={SOURCES[part].version}" for part in STANDARD_PARTS)
     return Suite(name, version, tuple(items), "MMLU, HumanEval, HarmBench, StrongREJECT and core benign items")
 
