@@ -121,16 +121,37 @@ def test_the_search_screens_and_confirms_on_disjoint_items_and_writes_a_runnable
     assert [c.name for c in result.confirmed] == ["strict", "calm", "calm+shots", "calm+noise"]
 
     assert result.chosen == "calm"
-    calm = next(c for c in result.confirmed if c.name == "calm")
+    confirmed = {c.name: c for c in result.confirmed}
+    calm = confirmed["calm"]
     assert calm.over_refusal.percent == 0 and calm.coverage.percent == 100 and calm.tax == 0 and not calm.broken
-    effect = next(e for e in result.effects if e.lever == "calm")
-    assert effect.difference == -100 and effect.ci == (-100, -100) and (effect.with_lever, effect.without) == (3, 1)
+    assert [c.chosen_by for c in result.confirmed] == ["reference", "screening", "screening", "screening"]
+    assert calm.on_frontier and not confirmed["strict"].on_frontier  # calm refuses no benign item, strict all
+    assert confirmed["strict"].frontier_probability == 0
+    designs = {tuple(d.factors): d for d in result.factorial}
+    assert designs[("calm", "shots")].missing == ["shots"] and designs[("shots", "noise")].terms == []
+    (calm_alone,) = designs[("calm",)].terms
+    assert calm_alone.effects["over_refusal"].estimate == -100 and calm_alone.effects["over_refusal"].ci == (-100, -100)
+    assert calm_alone.effects["coverage"].estimate == 0 and calm_alone.effects["tax"].estimate == 0
 
     written = load_experiment(output.toml_path)
     assert [c.name for c in written.configs] == ["open", "strict", "calm"] and written.reference == "open"
     assert written.configs[2].system_prompt == CALM and written.suite == experiment.suite
     ran = CliRunner().invoke(app, ["run", "--config", str(output.toml_path), "--results-dir", str(tmp_path / "r2")])
     assert ran.exit_code == 0, ran.output
+
+
+def test_factorial_confirms_the_missing_cells_and_never_chooses_them(experiment, tmp_path):
+    settings = Settings(results_dir=tmp_path / "results", n_boot=200)
+    result = run_mitigate(experiment, SPACE, Search(base="strict", threshold=-1.0, factorial=True), settings).result
+    roles = {c.name: c.chosen_by for c in result.confirmed}
+    assert roles == {
+        "strict": "reference", "calm": "screening", "calm+shots": "screening", "calm+noise": "screening",
+        "shots": "design", "noise": "design", "shots+noise": "design",
+    }  # fmt: skip
+    assert all(not d.missing for d in result.factorial) and result.chosen == "calm"
+    main = {t.term: t.effects["over_refusal"].estimate for d in result.factorial for t in d.terms}
+    # under the scripted model only the calm system prompt changes what is refused
+    assert main["calm"] == -100 and main["shots"] == 0 and main["calm x shots"] == 0 and main["shots x noise"] == 0
 
 
 def test_a_coverage_floor_no_candidate_reaches_chooses_nothing(experiment, tmp_path):
@@ -184,10 +205,14 @@ def test_the_command_prints_both_splits_and_writes_the_choice(experiment, tmp_pa
     config.write_text(experiment_toml(experiment))
     space.write_text(f"[[system_prompt]]\nname = 'calm'\ntext = '{CALM}'\n")
     common = ["-c", str(config), "--space", str(space), "--threshold", "-1", "--results-dir", str(tmp_path / "r")]
-    result = CliRunner().invoke(app, ["mitigate", *common, "--base", "strict", "--out", str(out)])
+    wide = {"COLUMNS": "250"}  # table cells unwrapped
+    result = CliRunner().invoke(app, ["mitigate", *common, "--base", "strict", "--out", str(out)], env=wide)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "2 harmful, 2 benign items" in text and "3 capability, 2 harmful, 2 benign confirmation items" in text
     assert "chosen: calm (lowest over-refusal" in text and load_experiment(out).configs[-1].system_prompt == CALM
+    assert "Frontier of the confirmation split" in text and "screening split" in text and "yes (" in text
+    assert "calm vs base (main) │ -100.0 [-100.0, -100.0]" in text
+    assert "calm x look-alikes │ not estimable: no look-alikes" in text
     wrong = CliRunner().invoke(app, ["mitigate", *common, "--base", "nope"])
     assert wrong.exit_code == 2 and "no configuration 'nope' in the experiment; it has open, strict" in wrong.output

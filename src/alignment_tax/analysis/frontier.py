@@ -98,7 +98,7 @@ def hit(row: JudgedItem) -> bool:
     return row.correct if row.kind == "capability" else row.outcome == "refused"
 
 
-def _matrices(
+def objective_matrices(
     rows: Sequence[JudgedItem], reference: str
 ) -> tuple[list[str], dict[str, tuple[np.ndarray, list[str] | None]]]:
     """Configuration names (reference first) and, per objective with items, a configurations x items matrix of
@@ -160,7 +160,7 @@ def frontier(rows: Sequence[JudgedItem], reference: str, *, n_boot: int = 2000, 
     lacks are left out."""
     if n_boot < 1:
         raise AltaxError(f"n_boot must be at least 1, got {n_boot}")
-    names, matrices = _matrices(rows, reference)
+    names, matrices = objective_matrices(rows, reference)
     objectives = list(matrices)
     maximise = [MAXIMISE[o] for o in objectives]
     values = _objective_values({o: 100 * m.mean(axis=1) for o, (m, _) in matrices.items()})

@@ -41,6 +41,14 @@ def mitigate(
             help="Confirm adaptively: draw items until every tax CI half-width is at most W points.", min=0.01
         ),
     ] = None,
+    factorial: Annotated[
+        bool,
+        typer.Option(
+            "--factorial",
+            help="Also confirm the candidates that complete the 2x2 designs of the finalists' levers, so every main "
+            "effect and interaction can be estimated (measured, never chosen).",
+        ),
+    ] = False,
     batch_size: BatchSize = GENERATION_BATCH,
     detector: Detector = DEFAULT_DETECTOR,
     out: Annotated[
@@ -61,7 +69,7 @@ def mitigate(
     levers = load_space(space)
     search = Search(
         base=base, min_coverage=min_coverage, budget=budget, finalists=finalists, split_seed=split_seed,
-        threshold=threshold, calibrate_from=calibrate_from, target_ci=target_ci,
+        threshold=threshold, calibrate_from=calibrate_from, target_ci=target_ci, factorial=factorial,
     )  # fmt: skip
     run_settings = settings(results_dir, batch_size=batch_size, detector=detector)
     with stage_progress(console) as progress:

@@ -79,6 +79,10 @@ class Space(BaseModel):
     def levers(self, kind: LeverKind) -> Sequence[Lever]:
         return getattr(self, kind)
 
+    def kinds(self) -> dict[str, LeverKind]:
+        """Each lever's kind, by name."""
+        return {lever.name: kind for kind in KINDS for lever in self.levers(kind)}
+
     def joined(self, other: Space) -> Space:
         """This space's levers followed by ``other``'s, kind by kind (names must stay unique)."""
         try:

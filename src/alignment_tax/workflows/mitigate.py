@@ -6,15 +6,17 @@ and the choice is made on those measurements. No screening item is ever confirme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alignment_tax.analysis.mitigation import Confirmed, Effect, Screened, confirm, lever_effects, screen
+from alignment_tax.analysis.factorial import Design, cells_needed, factorial
+from alignment_tax.analysis.frontier import frontier
+from alignment_tax.analysis.mitigation import Confirmed, Role, Screened, confirm, screen
 from alignment_tax.analysis.sweep import split_items
-from alignment_tax.configs.mitigations import Space, candidates
+from alignment_tax.configs.mitigations import Candidate, Space, candidates
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.configs.toml_text import experiment_toml
 from alignment_tax.errors import AltaxError
@@ -33,7 +35,8 @@ SAFETY_KINDS = ("harmful", "benign")
 class Search(BaseModel):
     """How to search: the base configuration's name, the coverage floor in percent (None: the base's own lower
     bound on each split), the most candidates and finalists, the split's seed, the probe's threshold or the run
-    to calibrate it on (neither: the probe's default), and the confirmation run's adaptive target."""
+    to calibrate it on (neither: the probe's default), the confirmation run's adaptive target, and whether to
+    confirm the candidates that complete the factorial designs of the finalists' levers as well."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     base: str
@@ -44,6 +47,7 @@ class Search(BaseModel):
     threshold: float | None = None
     calibrate_from: str | None = None
     target_ci: float | None = None
+    factorial: bool = False
 
 
 class MitigationResult(BaseModel):
@@ -63,7 +67,7 @@ class MitigationResult(BaseModel):
     confirmation_floor: float
     screened: list[Screened]
     confirmed: list[Confirmed]
-    effects: list[Effect]
+    factorial: list[Design]
     chosen: str | None
     reason: str
 
@@ -120,6 +124,16 @@ def chosen_experiment(experiment: Experiment, base: Configuration, chosen: Confi
     return Experiment(suite=experiment.suite, reference=reference.name, configs=configs, decoding=experiment.decoding)
 
 
+def design_cells(
+    base: str, finalists: Sequence[Candidate], pool: Sequence[Candidate], kinds: Mapping[str, str]
+) -> list[Candidate]:
+    """The candidates of ``pool``, beyond the finalists, that complete the factorial designs of the finalists'
+    levers (``analysis.factorial.designs``), in pool order; cells outside the pool (cut by the budget) stay missing."""
+    levers = {base: ()} | {c.config.name: c.levers for c in finalists}
+    needed = set(cells_needed(levers, kinds)) - {frozenset(c.levers) for c in finalists}
+    return [c for c in pool if frozenset(c.levers) in needed]
+
+
 def run_mitigate(
     experiment: Experiment,
     space: Space,
@@ -152,20 +166,27 @@ def run_mitigate(
         )  # fmt: skip
     screened, screening_floor = screen(probed.estimates, levers, base.name, search.min_coverage, search.finalists)
     finalists = [s.name for s in screened if s.finalist]
+    roles: dict[str, Role] = {base.name: "reference"}
+    roles.update((name, "screening") for name in finalists)
+    if search.factorial:
+        picked = [c for c in pool if c.config.name in finalists]
+        roles.update((c.config.name, "design") for c in design_cells(base.name, picked, pool, space.kinds()))
     confirming = Experiment(
         suite=confirmation_suite,
         reference=base.name,
-        configs=[configs[name] for name in (base.name, *finalists)],
+        configs=[configs[name] for name in roles],
         decoding=experiment.decoding,
         target_ci=search.target_ci,
         chunk_size=experiment.chunk_size,
         draw_seed=experiment.draw_seed,
     )
     run = run_experiment(confirming, settings, progress)
-    measured = {name: levers[name] for name in (base.name, *finalists)}
-    confirmed, confirmation_floor, chosen, reason = confirm(run.results, measured, search.min_coverage)
+    measured = {name: levers[name] for name in roles}
     with Store(settings.store_path) as store:
         rows = store.judged_items(run.run.run_id, judge_name(settings.detector))
+    front = frontier(rows, base.name, n_boot=settings.n_boot, seed=settings.seed)
+    confirmed, confirmation_floor, chosen, reason = confirm(run.results, measured, roles, front, search.min_coverage)
+    designs = factorial(rows, measured, base.name, space.kinds(), n_boot=settings.n_boot, seed=settings.seed)
     result = MitigationResult(
         search=search,
         screening_suite=screening_suite,
@@ -180,7 +201,7 @@ def run_mitigate(
         confirmation_floor=confirmation_floor,
         screened=screened,
         confirmed=confirmed,
-        effects=lever_effects(rows, measured, settings.n_boot, settings.seed),
+        factorial=designs,
         chosen=chosen,
         reason=reason if finalists else "no candidate reached the coverage floor on the screening split",
     )
