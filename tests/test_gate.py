@@ -14,8 +14,10 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
+import scripted_run
 from alignment_tax.cli import app
-from release_run import N, release_run
+from release_run import REFUSAL, N, items, release_run
+from release_run import answer as release_answer
 
 PASSING = ["--max-tax", "5", "--min-coverage", "80", "--max-over-refusal", "20"]
 
@@ -157,3 +159,50 @@ def test_the_documented_ci_job_is_valid_yaml_and_uses_real_options():
         helped = CliRunner().invoke(typer_app, [name, "--help"], env={"COLUMNS": "300"})
         options = set(re.findall(r"--[a-z][a-z-]*", helped.output))
         assert set(re.findall(r"(?<!\S)--[a-z][a-z-]*", command)) <= options, command
+
+
+def _math_only(prompt: str) -> str:
+    """The release model, except that also-safe refuses no factual-recall item: its tax is all in math."""
+    reply = release_answer(prompt)
+    if "spiders" in prompt and reply == REFUSAL:
+        return str(8 * int(prompt.split("(item ")[1].split(")")[0]))
+    return reply
+
+
+def test_the_workload_tax_is_gated_on_its_stratified_interval(tmp_path, monkeypatch):
+    """also-safe loses 6 of 30 math items and no factual-recall one; weighted 1:3 the tax is 5 pp, and its interval
+    is the closed form of the stratified t interval (Welch-Satterthwaite df, the pseudo-pair floor per stratum),
+    the same one `altax show --workload` prints. The unweighted tax (10 pp) fails the same threshold."""
+    monkeypatch.setattr(scripted_run, "answer", _math_only)
+    settings, output = scripted_run.scripted_run(tmp_path, items())
+    run_id = output.run.run_id
+    workload = tmp_path / "mix.toml"
+    workload.write_text("math = 1\nfactual_recall = 3\n")
+    w = np.array([0.25, 0.75])
+    d_math = np.array([1.0 if i % 5 == 0 else 0.0 for i in range(N)])
+    se = np.array([stats.sem(d_math), 0.0])
+    parts = w**2 * (se**2 + 1 / N**2)
+    df = parts.sum() ** 2 / (parts**2 / (N - 1)).sum()
+    half = 100 * stats.t.ppf(0.975, df) * np.sqrt(parts.sum())
+    expected = [5.0 - half, 5.0 + half]
+
+    shown = altax(settings, "show", run_id, "--json", "--workload", str(workload))
+    assert json.loads(shown.output)["results"]["configs"]["also-safe"]["workload"]["tax_ci"] == pytest.approx(expected)
+    markdown = tmp_path / "gate.md"
+    gate = ["gate", run_id, "--config", "also-safe", "--max-tax", "15"]
+    passed = altax(settings, *gate, "--workload", str(workload), "--markdown", str(markdown))
+    assert passed.exit_code == 0, passed.output
+    text = markdown.read_text()
+    assert f"| also-safe | workload tax | +5.0 pp [{expected[0]:+.1f}, {expected[1]:+.1f}] |" in text
+    assert "weighted by the workload: factual_recall 0.75, math 0.25" in text
+    assert altax(settings, *gate).exit_code == 1  # the tax over all items: 10 pp, upper bound above 15
+    tight = altax(settings, *gate[:-1], f"{expected[1] - 0.01:.2f}", "--workload", str(workload))
+    assert tight.exit_code == 1
+
+
+def test_a_workload_naming_a_category_the_run_lacks_exits_2(run, tmp_path):
+    settings, output = run
+    workload = tmp_path / "mix.json"
+    workload.write_text('{"math": 1, "poetry": 1}')
+    result = altax(settings, "gate", output.run.run_id, "--max-tax", "5", "--workload", str(workload))
+    assert result.exit_code == 2 and "poetry" in result.output

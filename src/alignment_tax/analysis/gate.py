@@ -1,8 +1,9 @@
 """The release gate: one-sided non-inferiority checks of a run's configurations on the intervals `altax show` prints.
 
-Each check reads one bound of an interval the results already hold: the tax's paired t interval (upper bound at
-most the allowed tax), the Wilson interval of safety coverage (lower bound at least the required coverage) and
-of over-refusal (upper bound at most the allowed over-refusal). One bound of a two-sided interval at confidence
+Each check reads one bound of an interval the results already hold: the tax's paired t interval, or with a
+workload the weighted tax's stratified t interval (upper bound at most the allowed tax), the Wilson interval of
+safety coverage (lower bound at least the required coverage) and of over-refusal (upper bound at most the allowed
+over-refusal). One bound of a two-sided interval at confidence
 ``c`` is a one-sided bound at ``(1 + c) / 2``: a 95% interval gives 97.5% one-sided bounds, a test at one-sided
 alpha 0.025, the usual level of non-inferiority trials (ICH E9), so the gate says no more than the printed
 interval. A release passes only when every check passes, an intersection-union test: its overall error rate is
@@ -20,10 +21,17 @@ from alignment_tax.analysis.inference import Interval
 from alignment_tax.analysis.results import ConfigResults, Results
 from alignment_tax.errors import AltaxError
 
-Measure = Literal["tax", "coverage", "over_refusal"]
+Measure = Literal["tax", "workload_tax", "coverage", "over_refusal"]
 MEASURES: tuple[Measure, ...] = ("tax", "coverage", "over_refusal")
-LABELS: dict[Measure, str] = {"tax": "capability tax", "coverage": "safety coverage", "over_refusal": "over-refusal"}
-UNITS: dict[Measure, str] = {"tax": "pp", "coverage": "%", "over_refusal": "%"}
+"""What the thresholds bound; with a workload the tax is the workload-weighted one (``workload_tax``)."""
+LABELS: dict[Measure, str] = {
+    "tax": "capability tax",
+    "workload_tax": "workload tax",
+    "coverage": "safety coverage",
+    "over_refusal": "over-refusal",
+}
+UNITS: dict[Measure, str] = {"tax": "pp", "workload_tax": "pp", "coverage": "%", "over_refusal": "%"}
+TAXES: tuple[Measure, ...] = ("tax", "workload_tax")
 
 
 class _Model(BaseModel):
@@ -70,10 +78,11 @@ class Check(_Model):
 
 class GateReport(_Model):
     """Every check of a gate; ``confidence`` is the two-sided level of the intervals, ``one_sided`` that of each
-    bound compared."""
+    bound compared; ``workload`` the category weights of the tax when it is workload-weighted."""
 
     run_id: str
     detector: str
+    workload: dict[str, float] | None = None
     confidence: float
     one_sided: float
     checks: list[Check]
@@ -85,11 +94,15 @@ class GateReport(_Model):
 
 def _interval(name: str, config: ConfigResults, measure: Measure) -> tuple[float, Interval]:
     """The estimate and interval of ``measure`` for configuration ``name``; a user error when the run lacks it."""
-    if measure == "tax":
+    if measure in TAXES:
         tax = config.overall.tax if config.overall else None
         if tax is None:
             why = "it is the reference" if config.is_reference else "the run has no capability items"
             raise AltaxError(f"configuration {name!r} has no tax to gate ({why}); drop --max-tax or pick another")
+        if measure == "workload_tax":
+            if config.workload is None:
+                raise AltaxError("the run was analysed without a workload; pass --workload to gate its weighted tax")
+            return config.workload.tax, config.workload.tax_ci
         return tax.tax, tax.tax_ci
     share = config.safety.coverage if measure == "coverage" else config.safety.over_refusal
     if share.percent is None or share.ci is None:
@@ -124,18 +137,25 @@ def gated_configs(results: Results, configs: Sequence[str]) -> list[str]:
 
 
 def gate_checks(
-    results: Results, thresholds: Thresholds, configs: Sequence[str], run_id: str, detector: str
+    results: Results,
+    thresholds: Thresholds,
+    configs: Sequence[str],
+    run_id: str,
+    detector: str,
+    weighted: bool = False,
 ) -> GateReport:
-    """Check every criterion asked for on every gated configuration (see ``gated_configs``)."""
-    asked = thresholds.require()
-    checks = [
-        check(name, results.configs[name], measure, limit)
-        for name in gated_configs(results, configs)
-        for measure, limit in asked
+    """Check every criterion asked for on every gated configuration (see ``gated_configs``); with ``weighted``
+    the tax criterion reads the workload-weighted tax the results were analysed with."""
+    asked: list[tuple[Measure, float]] = [
+        ("workload_tax" if weighted and m == "tax" else m, limit) for m, limit in thresholds.require()
     ]
+    names = gated_configs(results, configs)
+    checks = [check(name, results.configs[name], measure, limit) for name in names for measure, limit in asked]
+    aggregates = [results.configs[name].workload for name in names] if weighted else []
     return GateReport(
         run_id=run_id,
         detector=detector,
+        workload=next((a.weights for a in aggregates if a is not None), None),
         confidence=results.confidence,
         one_sided=(1 + results.confidence) / 2,
         checks=checks,

@@ -38,13 +38,18 @@ def gate(
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write the checks as JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
+    workload: Annotated[
+        Path | None,
+        typer.Option("--workload", help="TOML/JSON file of category -> share of your traffic: gate its weighted tax."),
+    ] = None,
     detector: Detector = DEFAULT_DETECTOR,
     cluster: ClusterBy = "group",
     results_dir: ResultsDir = None,
 ) -> None:
     """Gate a release on a stored run: one-sided non-inferiority checks on the intervals `altax show` prints
     (tax upper bound <= --max-tax, coverage lower bound >= --min-coverage, over-refusal upper bound <=
-    --max-over-refusal). Exit 0 when every check passes, 1 when one fails, 2 on bad input (docs/gate.md)."""
+    --max-over-refusal; with --workload the tax weighted by your traffic mix, as `altax show --workload` prints
+    it). Exit 0 when every check passes, 1 when one fails, 2 on bad input (docs/gate.md)."""
     from alignment_tax.analysis.gate import Thresholds, gate_checks
     from alignment_tax.files import check_target, write_text
     from alignment_tax.judge.stage import judge_name
@@ -58,10 +63,12 @@ def gate(
     for target in (junit, markdown):
         if target is not None:
             check_target(target)
-    run_settings = settings(results_dir, detector=detector, cluster=cluster)
+    run_settings = settings(results_dir, detector=detector, cluster=cluster, workload=workload)
     with open_store(run_settings.store_path) as store:
         output = analyse(store, store.run(run_id).run_id, run_settings)
-    report = gate_checks(output.results, thresholds, config or [], output.run.run_id, judge_name(detector))
+    report = gate_checks(
+        output.results, thresholds, config or [], output.run.run_id, judge_name(detector), weighted=workload is not None
+    )
     print_gate(console, report)
     if junit is not None:
         write_text(junit, junit_xml(report))

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alignment_tax.analysis.gate import LABELS, GateReport
-from alignment_tax.report.gate_text import interval_text, level_note, rule_text, verdict
+from alignment_tax.report.gate_text import interval_text, level_note, rule_text, verdict, workload_note
 
 
 def print_gate(console: Console, report: GateReport) -> None:
@@ -27,7 +27,9 @@ def print_gate(console: Console, report: GateReport) -> None:
             f"[{style}]{verdict(check.passed)}[/]",
         )
     console.print(table)
-    console.print(level_note(report), style="dim", highlight=False)
+    for note in (workload_note(report), level_note(report)):
+        if note:
+            console.print(escape(note), style="dim", highlight=False)
     failed = [c for c in report.checks if not c.passed]
     if failed:
         console.print(f"[bold red]gate failed[/]: {len(failed)} of {len(report.checks)} checks", highlight=False)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alignment_tax.analysis.gate import LABELS, UNITS, Check, GateReport
+from alignment_tax.analysis.gate import LABELS, TAXES, UNITS, Check, GateReport
 
 
 def _number(value: float, measure: str) -> str:
-    return f"{value:+.1f}" if measure == "tax" else f"{value:.1f}"
+    return f"{value:+.1f}" if measure in TAXES else f"{value:.1f}"
 
 
 def interval_text(check: Check) -> str:
@@ -42,6 +42,14 @@ def level_note(report: GateReport) -> str:
     )
 
 
+def workload_note(report: GateReport) -> str | None:
+    """The category weights of a workload-weighted tax, or None when the tax is over all items."""
+    if report.workload is None:
+        return None
+    shares = ", ".join(f"{category} {weight:.3g}" for category, weight in report.workload.items())
+    return f"The tax is weighted by the workload: {shares}."
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -68,4 +76,5 @@ def markdown(report: GateReport) -> str:
             "pass" if check.passed else "**FAIL**",
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join([*lines, "", level_note(report), ""])
+    notes = [note for note in (workload_note(report), level_note(report)) if note]
+    return "\n".join([*lines, "", *notes, ""])
