@@ -111,7 +111,7 @@ class ReaderModel:
         routed = probs.max(axis=1) < self.route_below
         if routed.any():
             idx = np.flatnonzero(routed)
-            embedded = embed_windows(encode, [pairs[i][1] for i in idx])
+            embedded = embed_windows(encode, [pairs[i][1] for i in idx.tolist()])
             probs[idx] = self.full.probabilities(hashed[idx], [*(b[idx] for b in blocks), embedded])
         return probs, routed
 

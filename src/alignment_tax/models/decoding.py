@@ -17,6 +17,11 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, cast
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import DynamicCache
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,25 @@ class _Running:
     """The rows in the model: their KV cache, attention mask (one column per cached position), last
     positions, which prompt each row is, and the logits for each row's next token."""
 
-    cache: object
-    mask: object
-    positions: object
+    cache: DynamicCache
+    mask: torch.Tensor
+    positions: torch.Tensor
     origin: list[int]
-    logits: object
+    logits: torch.Tensor
+
+
+class _SpareRoom(Protocol):
+    """What the decoder uses of a spare-room cache layer (``_spare_layer``)."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+
+    def drop_front(self, count: int) -> None: ...
+
+
+def _spare_layers(cache: DynamicCache) -> list[_SpareRoom]:
+    """The layers of a joinable cache: ``_new_cache`` made them all spare-room layers."""
+    return cast("list[_SpareRoom]", cache.layers)
 
 
 SPARE_POSITIONS = 64
@@ -191,7 +210,7 @@ def _join(model, a: _Running, b: _Running) -> _Running:
 
     length = max(a.mask.shape[1], b.mask.shape[1])
 
-    def pad(x, dim_from_end: int):
+    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
         missing = length - x.shape[-dim_from_end]
         if not missing:
             return x
@@ -199,7 +218,7 @@ def _join(model, a: _Running, b: _Running) -> _Running:
 
     layers = [
         (torch.cat([pad(x.keys, 2), pad(y.keys, 2)]), torch.cat([pad(x.values, 2), pad(y.values, 2)]))
-        for x, y in zip(a.cache.layers, b.cache.layers, strict=True)
+        for x, y in zip(_spare_layers(a.cache), _spare_layers(b.cache), strict=True)
     ]
     return _Running(
         _cache_from(model, layers),
@@ -210,9 +229,10 @@ def _join(model, a: _Running, b: _Running) -> _Running:
     )
 
 
-def _keep(running: _Running, keep: list[int], trim: bool) -> _Running:
-    """The running batch reduced to rows ``keep``; with ``trim``, cache columns no remaining row attends to
-    (left padding of rows that left) are dropped too."""
+def _keep(running: _Running, keep: list[int], trim: bool) -> None:
+    """Reduce the running batch to rows ``keep`` in place (its logits stay those of the old rows, for the next
+    forward pass to replace); with ``trim``, cache columns no remaining row attends to (left padding of rows
+    that left) are dropped too."""
     import torch
 
     index = torch.tensor(keep, device=running.mask.device)
@@ -222,9 +242,10 @@ def _keep(running: _Running, keep: list[int], trim: bool) -> _Running:
         unused = int(mask.any(dim=0).long().argmax())
         if unused:
             mask = mask[:, unused:]
-            for layer in running.cache.layers:
+            for layer in _spare_layers(running.cache):
                 layer.drop_front(unused)
-    return _Running(running.cache, mask, running.positions[index], [running.origin[i] for i in keep], None)
+    running.mask, running.positions = mask, running.positions[index]
+    running.origin = [running.origin[i] for i in keep]
 
 
 def decode(
@@ -333,7 +354,7 @@ def decode(
             if keep:
                 if len(keep) < len(running.origin):
                     chosen = chosen[torch.tensor(keep, device=device)]
-                    running = _keep(running, keep, trim=joinable)
+                    _keep(running, keep, trim=joinable)
                 running.mask = torch.cat([running.mask, running.mask.new_ones((len(keep), 1))], dim=1)
                 running.positions = running.positions + 1
                 running.logits = model(

@@ -52,7 +52,7 @@ def make_batches(
     for p in unique:
         r = p.request
         groups.setdefault((r.max_new_tokens, r.stop, r.temperature, r.seed), []).append(p)
-    batches = []
+    batches: list[list[PlannedGeneration]] = []
     for signature in sorted(groups, key=repr):
         ordered = sorted(groups[signature], key=lambda p: (p.planned.config, -lengths[p.request.key], p.request.key))
         batches.extend(ordered[i : i + size] for i in range(0, len(ordered), size))
