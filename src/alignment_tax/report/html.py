@@ -23,6 +23,30 @@ from alignment_tax.store import Store
 
 ASSETS = Path(__file__).with_name("assets")
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
+STATIC_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+"""The policy of a page without scripts: nothing is fetched, only its own styles apply."""
+
+
+def fill(template: str, slots: dict[str, str]) -> str:
+    """An asset's ``{{slot}}`` marks replaced by ``slots`` (in one pass: text put in is never read for marks)."""
+    return _SLOT.sub(lambda m: slots[m[1]], (ASSETS / template).read_text())
+
+
+def page(
+    title: str, heading: str, meta: list[tuple[str, str]], main: str, csp: str = STATIC_CSP, scripts: str = ""
+) -> str:
+    """A whole page in the report's shell (policy, styles, header with the run's facts): ``main`` and
+    ``scripts`` are markup; the title, heading and facts are text, escaped here."""
+    slots = {
+        "csp": csp,
+        "title": escape(title),
+        "style": (ASSETS / "report.css").read_text(),
+        "heading": escape(heading),
+        "meta": "".join(f"<span><b>{escape(k)}</b> {escape(v)}</span>" for k, v in meta),
+        "main": main,
+        "scripts": scripts,
+    }
+    return fill("page.html", slots)
 
 
 def embed_json(data: object) -> str:
@@ -210,22 +234,23 @@ def render_report(
     hv = f"Hypervolume {front.hypervolume:,.0f} pp^{len(front.objectives)} against the reference point ({corner}):"
     hv += f" {100 * front.hypervolume_share:.2f}% of the box between that point and the ideal one."
     slots = {
-        "title": escape(f"Alignment tax report · {run.get('run_id', '')}"),
-        "csp": f"default-src 'none'; script-src {_script_hash(plotly_js)} {_script_hash(app_js)}; "
-        "style-src 'unsafe-inline'; img-src data:; font-src data:",
-        "style": (ASSETS / "report.css").read_text(),
-        "meta": "".join(f"<span><b>{escape(k)}</b> {escape(v)}</span>" for k, v in meta),
         "summary": summary(results, front),
         "headline": headline_table(results, front),
         "frontier_table": frontier_table(front),
         "hypervolume": escape(hv),
         "routing": routing_section(run.get("routes", {})),
         "detectors": detector_section(sensitivity),
-        "data": embed_json(data),
-        "plotly": plotly_js,
-        "app": app_js,
     }
-    return _SLOT.sub(lambda m: slots[m[1]], (ASSETS / "report.html").read_text())
+    scripts = (
+        f'<script type="application/json" id="altax-data">{embed_json(data)}</script>\n'
+        f"<script>{plotly_js}</script>\n<script>{app_js}</script>"
+    )
+    csp = (
+        f"default-src 'none'; script-src {_script_hash(plotly_js)} {_script_hash(app_js)}; "
+        "style-src 'unsafe-inline'; img-src data:; font-src data:"
+    )
+    title = f"Alignment tax report · {run.get('run_id', '')}"
+    return page(title, "Alignment tax report", meta, fill("report.html", slots), csp, scripts)
 
 
 def write_report(store: Store, payload: dict, out: Path, sensitivity: Sensitivity | None = None) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from alignment_tax.analysis.monitor import MonitorReport
 from alignment_tax.analysis.traffic import window_label
 from alignment_tax.files import write_file
-from alignment_tax.report.html import _SLOT, ASSETS, _table
+from alignment_tax.report.html import _table, page
 from alignment_tax.report.monitor_tables import SLICE_COLUMNS, points, rate, slice_cells
 
 NOTES = {
@@ -83,13 +83,8 @@ def render_monitor(report: MonitorReport) -> str:
         ("risk router", f"{report.risk_classifier}, threshold {report.traffic.threshold:g}"),
         ("categories", report.category_classifier + held_out),
     ]
-    slots = {
-        "title": escape(f"altax monitor · {logs.lines} requests"),
-        "style": (ASSETS / "report.css").read_text(),
-        "meta": "".join(f"<span><b>{escape(k)}</b> {escape(v)}</span>" for k, v in meta),
-        "sections": "\n".join(sections(report)),
-    }
-    return _SLOT.sub(lambda m: slots[m[1]], (ASSETS / "monitor.html").read_text())
+    title = f"altax monitor · {logs.lines} requests"
+    return page(title, "Refusals in traffic", meta, "\n".join(sections(report)))
 
 
 def write_monitor(report: MonitorReport, out: Path) -> Path:
