@@ -1,77 +1,133 @@
-"""Prompts per second of the router's risk classifier after loading: in batches, and one prompt at a time.
+"""The router's risk scoring of a lone prompt, as the gateway scores it, before and after, side by side in one run.
 
-Scores the bundled core suite's prompts (as the router reads them) with the packaged classifier (full-precision
-MiniLM) and, side by side in the same run, with the same head over the int8 encoder the judge uses (faster, but
-a prompt's score then depends on its batch mates), each after a warm-up, best of ``--repeats``.
-Prints the numbers and writes benchmarks/results/risk_throughput.json.
+"Before" is the packaged classifier's path (``RiskClassifier.scores``, which `altax run` and `altax gateway` both
+call) on torch's default threads; "after" is the same path on the gateway's scoring thread (``ROUTING_THREADS``);
+beside them, the encoder's linear layers prepacked for oneDNN (``models.packed``), at 1 and 2 threads, measured and
+not adopted. The bundled core suite's prompts are scored one call each, each prompt under every setting in turn
+(rotating the order) so that load on a shared machine falls on all of them alike: p50/p99 per setting and the
+ratio to before. Verdicts: every prompt of the held-out risk split (and of the suite) scored under each setting,
+the largest score difference from before, each verdict at 0.3/0.5/0.7 that changed, accuracy at 0.5 and AUC; and
+each held-out prompt scored alone against in one batch. Prints a summary and writes
+benchmarks/results/<cpu>/risk_throughput.json.
 
-Usage: python benchmarks/risk_throughput.py [--repeats R] [--singles N]
+Usage: python benchmarks/risk_throughput.py [--singles N]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
+from machine import machine, write_results
 
+from alignment_tax.embeddings import Encoder
 from alignment_tax.interventions.prompting import item_text
-from alignment_tax.interventions.risk import RiskClassifier, load_risk_classifier
+from alignment_tax.interventions.risk import load_risk_classifier
+from alignment_tax.interventions.risk_train import DATA_DIR, THRESHOLDS, auc, load_split
+from alignment_tax.models.packed import pack
 from alignment_tax.suite.loaders import load_suite
+from alignment_tax.workflows.gateway import ROUTING_THREADS
+
+Score = Callable[[Sequence[str]], np.ndarray]
 
 
-def best_of(repeats: int, work) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
+def singles(settings: dict[str, tuple[Score, int]], prompts: list[str]) -> dict[str, list[float]]:
+    """Seconds per prompt scored alone under each setting (scorer, torch threads), settings in rotating order."""
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    names = list(settings)
+    for i, prompt in enumerate(prompts):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            score, threads = settings[name]
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            score([prompt])
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
-def measure(classifier: RiskClassifier, prompts: list[str], singles: list[str], repeats: int) -> dict:
-    load_start = time.perf_counter()
-    classifier.scores(prompts[:8])  # loads the encoder
-    load_s = time.perf_counter() - load_start
-    batch_s = best_of(repeats, lambda: classifier.scores(prompts))
-    single_s = best_of(repeats, lambda: [classifier.scores([p]) for p in singles])
-    return {
-        "encoder": "int8" if classifier.meta.quantized else "float32",
-        "prompts": len(prompts),
-        "batched_per_second": len(prompts) / batch_s,
-        "single_per_second": len(singles) / single_s,
-        "single_latency_ms": 1000 * single_s / len(singles),
-        "load_s": load_s,
-    }
+def verdicts(before: np.ndarray, after: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    """How the scores of the same prompts differ, the verdicts that changed per threshold, and the held-out
+    accuracy and AUC of each when the labels are known."""
+    out: dict = {"n": len(before), "max_abs_diff": float(np.abs(before - after).max())}
+    out["changed"] = {str(t): int(((before >= t) != (after >= t)).sum()) for t in THRESHOLDS}
+    if labels is not None:
+        for name, p in (("before", before), ("after", after)):
+            out[name] = {"accuracy": float(((p >= 0.5) == (labels == 1)).mean()), "auc": auc(p, labels)}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--singles", type=int, default=50, help="prompts scored one call each")
+    parser.add_argument("--singles", type=int, default=200, help="suite prompts scored one call each")
     args = parser.parse_args()
-    prompts = list(dict.fromkeys(item_text(item) for item in load_suite("core").items))
-    packaged = load_risk_classifier()
-    int8 = RiskClassifier(
-        packaged.meta.model_copy(update={"quantized": True}), packaged.weight, packaged.mean, packaged.scale
-    )
-    rows = [measure(c, prompts, prompts[: args.singles], args.repeats) for c in (packaged, int8)]
-    threads, load = torch.get_num_threads(), os.getloadavg()[0]
-    print(f"{len(prompts)} suite prompts, {os.cpu_count()} CPUs, torch threads {threads}, load average {load:.1f}")
-    for row in rows:
+    classifier = load_risk_classifier()
+    meta = classifier.meta
+    packed = Encoder(meta.max_tokens, quantize=meta.quantized)
+    pack(packed.model)
+
+    def plain(texts: Sequence[str]) -> np.ndarray:
+        return np.array(classifier.scores(texts))
+
+    def prepacked(texts: Sequence[str]) -> np.ndarray:
+        return classifier.probabilities(packed.encode(list(texts)))
+
+    default = torch.get_num_threads()
+    settings = {
+        "before": (plain, default),
+        "after": (plain, ROUTING_THREADS),
+        **{f"packed, {t} thread(s)": (prepacked, t) for t in sorted({1, default})},
+    }
+    suite = list(dict.fromkeys(item_text(item) for item in load_suite("core").items))
+    test = load_split(DATA_DIR, "test")
+    held_out = [row.prompt for row in test]
+    labels = np.array([row.label == "risky" for row in test], dtype=np.int64)
+    record: dict = {"machine": machine(), "classifier": classifier.fingerprint, "threads": {}, "load_average": {}}
+    record["threads"] = {name: threads for name, (_, threads) in settings.items()}
+    record["load_average"]["start"] = os.getloadavg()
+    for score, _ in settings.values():
+        score(suite[:8])  # warm-up (loads the encoder)
+    times = singles(settings, suite[: args.singles])
+    record["load_average"]["end"] = os.getloadavg()
+    rows = {
+        name: {"p50_ms": 1000 * float(np.median(t)), "p99_ms": 1000 * float(np.percentile(t, 99)), "prompts": len(t)}
+        for name, t in times.items()
+    }
+    for row in rows.values():
+        row["ratio_p50"] = rows["before"]["p50_ms"] / row["p50_ms"]
+        row["ratio_p99"] = rows["before"]["p99_ms"] / row["p99_ms"]
+    record["singles"] = rows
+    scored = {}
+    for name, (score, threads) in settings.items():
+        torch.set_num_threads(threads)
+        scored[name] = (score(held_out), score(suite))
+    labelled = {name: verdicts(scored["before"][0], h, labels) for name, (h, _) in scored.items() if name != "before"}
+    record["held_out"] = labelled
+    record["suite"] = {name: verdicts(scored["before"][1], s) for name, (_, s) in scored.items() if name != "before"}
+    torch.set_num_threads(ROUTING_THREADS)
+    alone = np.array([plain([p])[0] for p in held_out])
+    record["alone_against_batch_max_abs_diff"] = float(np.abs(alone - plain(held_out)).max())
+
+    info = record["machine"]
+    print(f"CPU {info['cpu']} ({info['cores']} cores, {info['cpu_flags']}), load average {record['load_average']}")
+    for name, row in rows.items():
         print(
-            f"{row['encoder']:8s} batched {row['batched_per_second']:6.0f} prompts/s, one at a time "
-            f"{row['single_per_second']:5.0f} prompts/s ({row['single_latency_ms']:.1f} ms each); "
-            f"load {row['load_s']:.1f}s"
+            f"{name:20s} {settings[name][1]} thread(s), one prompt per call: p50 {row['p50_ms']:6.1f} ms "
+            f"({row['ratio_p50']:.2f}x before), p99 {row['p99_ms']:6.1f} ms ({row['ratio_p99']:.2f}x)"
         )
-    out = Path(__file__).parent / "results" / "risk_throughput.json"
-    out.parent.mkdir(exist_ok=True)
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": load, "threads": threads}
-    out.write_text(json.dumps({"machine": machine, "classifier": packaged.fingerprint, "rows": rows}, indent=2) + "\n")
+    for name, found in labelled.items():
+        print(
+            f"held out, {name}: {found['n']} prompts, max |score - before| {found['max_abs_diff']:.2e}, verdicts "
+            f"changed {found['changed']}, accuracy {found['before']['accuracy']:.4f} -> "
+            f"{found['after']['accuracy']:.4f}, AUC {found['before']['auc']:.4f} -> {found['after']['auc']:.4f}; "
+            "suite: max |diff| "
+            f"{record['suite'][name]['max_abs_diff']:.2e}, verdicts changed {record['suite'][name]['changed']}"
+        )
+    print(f"a held-out prompt alone against in one batch: max |diff| {record['alone_against_batch_max_abs_diff']:.2e}")
+    print(f"results: {write_results('risk_throughput', record)}")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ from alignment_tax.configs.experiment import parse_experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.risk import load_risk_classifier
 from alignment_tax.models import specs
+from alignment_tax.traffic_reader import read_records
 from alignment_tax.workflows.gateway import Gateway
 from alignment_tax.workflows.gateway_http import GatewayServer
-from alignment_tax.workflows.traffic_log import read_traffic, sha256
+from alignment_tax.workflows.traffic_log import sha256
 from gateway_serving import serving
 from scripted import ScriptedBackend
 
@@ -102,7 +103,7 @@ def test_each_configuration_answers_as_altax_run_renders_it_plain_and_streamed(t
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == echo(expected)
     assert chunks[-1].usage.completion_tokens == framed.usage.completion_tokens
     assert text.choices[0].text == plain.choices[0].message.content
-    lines = list(read_traffic([log]))
+    lines = read_records([log])
     assert [(r.config, r.endpoint, r.status) for r in lines] == [
         ("plain", "/v1/chat/completions", "ok"),
         ("framed", "/v1/chat/completions", "ok"),
@@ -128,7 +129,7 @@ def test_the_router_switches_the_guardrail_on_for_a_risky_prompt_only(tmp_path):
         and SAFETY not in answers[BENIGN].choices[0].message.content
     )
     risks = dict(zip((RISKY, BENIGN), load_risk_classifier().scores([RISKY, BENIGN]), strict=True))
-    lines = {r.prompt: r for r in read_traffic([log])}
+    lines = {r.prompt: r for r in read_records([log])}
     for text, risk in risks.items():
         assert lines[text].risk == pytest.approx(risk, abs=1e-6)
         assert lines[text].guarded == (risk >= 0.5)
@@ -170,7 +171,7 @@ def test_a_full_queue_answers_429_with_retry_after_and_the_admitted_are_answered
         held.release.set()
         assert first.result().choices[0].message.content == second.result().choices[0].message.content == "done"
     assert int(refused.value.response.headers["retry-after"]) >= 1
-    assert sorted(r.status for r in read_traffic([log])) == ["ok", "ok", "rejected"]
+    assert sorted(r.status for r in read_records([log])) == ["ok", "ok", "rejected"]
 
 
 def test_a_request_past_its_timeout_is_told_so_and_logged(tmp_path):
@@ -181,7 +182,7 @@ def test_a_request_past_its_timeout_is_told_so_and_logged(tmp_path):
             client(server).chat.completions.create(model="plain", messages=[{"role": "user", "content": BENIGN}])
         held.release.set()
     assert late.value.status_code == 504
-    (line,) = read_traffic([log])
+    (line,) = read_records([log])
     assert line.status == "timeout" and line.answer is None and line.latency_s >= 0.5
 
 
@@ -206,7 +207,7 @@ def test_shutdown_answers_what_generates_and_rejects_what_waits_and_logs_all(tmp
             except openai.APIStatusError as error:
                 outcomes.append(error.status_code)
     assert outcomes == ["done", 503, 503, 503]
-    assert sorted(r.status for r in read_traffic([log])) == ["ok", "rejected", "rejected", "rejected"]
+    assert sorted(r.status for r in read_records([log])) == ["ok", "rejected", "rejected", "rejected"]
 
 
 def test_the_api_key_is_required_and_never_logged(tmp_path):
@@ -221,7 +222,7 @@ def test_the_api_key_is_required_and_never_logged(tmp_path):
         with pytest.raises(openai.NotFoundError, match="plain, framed, routed"):
             client(server, key).chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
     assert answer.choices[0].message.content.startswith("seen[")
-    assert key not in log.read_text() and [r.status for r in read_traffic([log])] == ["ok", "error"]
+    assert key not in log.read_text() and [r.status for r in read_records([log])] == ["ok", "error"]
 
 
 STEERING = {"direction": "caa-smollm2-135m-instruct", "layers": [15], "strength": 0.3}

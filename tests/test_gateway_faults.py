@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from alignment_tax.workflows.traffic_log import read_traffic
+from alignment_tax.traffic_reader import read_records
 from gateway_serving import start_gateway
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def test_sigkill_under_load_leaves_whole_lines_and_a_restart_appends_to_them(exp
         process.kill()
     data = log.read_bytes()
     assert data.endswith(b"\n")
-    before = list(read_traffic([log]))
+    before = read_records([log])
     assert len(before) == len(data.splitlines()) and len(before) >= 1  # lines not yet written died with it
 
     process, url = start_gateway(experiment, log)
@@ -96,7 +96,7 @@ def test_sigkill_under_load_leaves_whole_lines_and_a_restart_appends_to_them(exp
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
-    after = list(read_traffic([log]))
+    after = read_records([log])
     assert after[: len(before)] == before
     assert [r.request_id for r in after[len(before) :]] == [a.json()["id"] for a in answers]
 
@@ -113,7 +113,7 @@ def test_sigterm_under_load_answers_or_rejects_every_request_and_loses_no_line(e
         load.finish()
         process.kill()
     assert returncode in (0, -signal.SIGTERM), process.stderr.read() if process.stderr else ""
-    lines = list(read_traffic([log]))
+    lines = read_records([log])
     assert len(lines) == len(load.responses)  # every response the clients got has its line, and no other line
     assert {r.status_code for r in load.responses} <= {200, 429, 503}
     ok = {r.json()["id"] for r in load.responses if r.status_code == 200}

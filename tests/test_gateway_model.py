@@ -1,6 +1,7 @@
 """`altax gateway` in front of the embedded model (and of a llama.cpp server where the llamacpp extra is installed),
 called with the `openai` client: every answer equals the one `altax run` stores for the same item and
-configuration, plain and streamed, and the routed steering guardrail switches on where the run's router did."""
+configuration, plain and streamed (token by token), and the routed steering guardrail switches on where the run's
+router did."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from alignment_tax.models.specs import load_backend
 from alignment_tax.run.planner import plan
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
+from alignment_tax.traffic_reader import read_records
 from alignment_tax.workflows.experiment import Settings, run_experiment
 from alignment_tax.workflows.gateway import Gateway
-from alignment_tax.workflows.traffic_log import read_traffic
 from gateway_serving import serving, start_gateway
 from test_llamacpp import gguf, llama_server, needs_llama_cpp  # noqa: F401  (fixtures)
 
@@ -77,7 +78,7 @@ def test_the_gateway_answers_as_altax_run_stored_plain_and_streamed(tmp_path):
         run_experiment(load_experiment(path), Settings(results_dir=tmp_path / "r"))
         stored, routes = stored_answers(tmp_path / "r")
         api = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        served, streamed = {}, {}
+        served, streamed, chunked = {}, {}, {}
         prompts = {i: p for i, _, _, p in ITEMS}
         for config, item_id in stored:
             messages = [{"role": "user", "content": prompts[item_id]}]
@@ -85,14 +86,16 @@ def test_the_gateway_answers_as_altax_run_stored_plain_and_streamed(tmp_path):
             served[(config, item_id)] = answer.choices[0].message.content
             if config == "routed":
                 chunks = api.chat.completions.create(model=config, messages=messages, stream=True)
-                streamed[item_id] = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+                streamed[item_id], chunked[item_id] = "".join(pieces), len(pieces)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
     assert served == stored
     assert streamed == {item_id: stored[("routed", item_id)] for item_id in streamed}
+    assert max(chunked.values()) > 2  # token by token, not the whole answer at once
     assert routes["h1"] and not routes["f1"]  # the guardrail is on for a risky prompt, off for a routine one
-    lines = [r for r in read_traffic([log]) if r.config == "routed"]
+    lines = [r for r in read_records([log]) if r.config == "routed"]
     assert {r.prompt: r.guarded for r in lines} == {p: routes[i] for i, _, _, p in ITEMS}
     assert all(r.status == "ok" and r.refusal in ("refusal", "partial", "compliance", "undetermined") for r in lines)
 
@@ -119,12 +122,17 @@ def test_in_front_of_a_llama_cpp_server_prompts_and_routing_apply_and_steering_i
             for config in experiment.configs
             for item in items
         }
+        chunks = api.chat.completions.create(
+            model="routed", messages=[{"role": "user", "content": item_text(items[0])}], stream=True
+        )
+        pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     planned = plan(experiment.configs, items, {upstream: direct}, experiment.decoding, served.classifiers)
     expected = {(p.planned.config, p.planned.item_id): direct.generate([p.request])[0].text for p in planned}
     assert answers == expected  # what `altax run` would send the server, and what it answers
+    assert "".join(pieces) == answers[("routed", items[0].id)] and len(pieces) > 2  # the server's stream, passed on
     routes = {p.planned.item_id: p.route.guarded for p in planned if p.route is not None}
     assert routes["h1"] and not routes["f1"]
-    lines = [r for r in read_traffic([log]) if r.config == "routed"]
+    lines = [r for r in read_records([log]) if r.config == "routed"]
     assert {r.prompt: r.guarded for r in lines} == {p: routes[i] for i, _, _, p in ITEMS}
     with pytest.raises(AltaxError, match="upstream server"):
         Gateway(load_experiment(write_experiment(tmp_path, upstream)))

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.records import TrafficRecord
-from alignment_tax.traffic_reader import read_logs
-
-
-def record(**changes) -> dict:
-    """A gateway log line, as the gateway writes it: a TrafficRecord's fields as a JSON object."""
-    base = TrafficRecord(
-        time=1_700_000_000.5,
-        request_id="r1",
-        config="routed",
-        model="builtin:smollm2-135m-instruct",
-        endpoint="/v1/chat/completions",
-        status="ok",
-        risk=0.8,
-        guarded=True,
-        refusal="refusal",
-        prompt_tokens=12,
-        completion_tokens=9,
-        latency_s=0.3,
-        prompt_sha256="a" * 64,
-        answer_sha256="b" * 64,
-    )
-    return dataclasses.asdict(dataclasses.replace(base, **changes))
+from alignment_tax.traffic_reader import read_logs, read_records
+from traffic_records import traffic_line, traffic_record
 
 
 def write_lines(path, rows, end="\n"):
@@ -39,14 +17,13 @@ def write_lines(path, rows, end="\n"):
 
 
 def test_gateway_records_keep_the_gateways_fields(tmp_path):
-    log = write_lines(
-        tmp_path / "gw.jsonl", [record(), record(request_id="r2", prompt="Hi", answer="Hello", refusal=None)]
-    )
+    refused = traffic_line(1, risk=0.8, guarded=True, refusal="refusal", text=False)
+    log = write_lines(tmp_path / "gw.jsonl", [refused, traffic_line(2, "Hi", "Hello", refusal=None)])
     lines = read_logs([log]).lines
     assert [line.format for line in lines] == ["gateway", "gateway"]
     first, second = lines
     assert (first.time, first.config, first.verdict, first.risk, first.guarded) == (
-        1_700_000_000.5,
+        1_700_000_001.0,
         "routed",
         "refusal",
         0.8,
@@ -54,14 +31,14 @@ def test_gateway_records_keep_the_gateways_fields(tmp_path):
     )
     assert (first.prompt, first.answer) == (None, None)
     assert (second.prompt, second.answer, second.where) == ("Hi", "Hello", f"{log}:2")
-    unrouted = write_lines(tmp_path / "plain.jsonl", [record(risk=None, guarded=False)])
+    unrouted = write_lines(tmp_path / "plain.jsonl", [traffic_line(risk=None, guarded=False)])
     assert read_logs([unrouted]).lines[0].guarded is None  # a configuration without a router: no switch to count
 
 
 def test_a_torn_last_line_is_skipped_and_reported(tmp_path):
-    text = "\n".join(json.dumps(record(request_id=str(i))) for i in range(3))
+    text = "\n".join(json.dumps(traffic_line(i)) for i in range(3))
     log = tmp_path / "gw.jsonl"
-    log.write_text(text + "\n" + json.dumps(record(request_id="cut"))[:40])
+    log.write_text(text + "\n" + json.dumps(traffic_line(4))[:40])
     read = read_logs([log])
     assert [line.where for line in read.lines] == [f"{log}:{i}" for i in (1, 2, 3)]
     assert read.torn == [str(log)]
@@ -69,17 +46,17 @@ def test_a_torn_last_line_is_skipped_and_reported(tmp_path):
 
 def test_a_bad_line_before_the_end_names_file_and_line(tmp_path):
     log = tmp_path / "gw.jsonl"
-    log.write_text(json.dumps(record()) + "\n{not json\n" + json.dumps(record()) + "\n")
+    log.write_text(json.dumps(traffic_line()) + "\n{not json\n" + json.dumps(traffic_line()) + "\n")
     with pytest.raises(AltaxError, match=r"gw\.jsonl:2: not JSON"):
         read_logs([log])
     cut = tmp_path / "cut.jsonl"
-    cut.write_text(json.dumps(record()) + "\n{not json\n")  # ends with a newline: a whole line, so not torn
+    cut.write_text(json.dumps(traffic_line()) + "\n{not json\n")  # ends with a newline: a whole line, so not torn
     with pytest.raises(AltaxError, match=r"cut\.jsonl:2"):
         read_logs([cut])
 
 
 def test_a_gateway_record_with_a_bad_field_names_it(tmp_path):
-    log = write_lines(tmp_path / "gw.jsonl", [record(status="maybe")])
+    log = write_lines(tmp_path / "gw.jsonl", [traffic_line(status="maybe")])
     with pytest.raises(AltaxError, match=r"gw\.jsonl:1: status"):
         read_logs([log])
 
@@ -184,10 +161,7 @@ def test_the_gateways_own_writer_with_rotation_reads_back(tmp_path):
     from alignment_tax.workflows.traffic_log import TrafficLog, rotated
 
     path = tmp_path / "traffic.jsonl"
-    written = [
-        TrafficRecord(**{**record(request_id=f"r{i}", time=1_700_000_000.0 + i), "prompt": f"Q{i}", "answer": f"A{i}"})
-        for i in range(40)
-    ]
+    written = [traffic_record(i, f"Q{i}", f"A{i}") for i in range(40)]
     log = TrafficLog(path, max_bytes=2_000, keep=50, text=True)
     for one in written:
         log.append(one)
@@ -195,7 +169,7 @@ def test_the_gateways_own_writer_with_rotation_reads_back(tmp_path):
     files = rotated(path, 50)
     assert len(files) > 1  # the writer rotated
     read = read_logs(files)
-    assert read.torn == []
+    assert read.torn == [] and read_records(files) == written
     assert sorted((line.time, line.prompt, line.answer, line.verdict) for line in read.lines) == [
         (r.time, r.prompt, r.answer, r.refusal) for r in written
     ]

@@ -37,7 +37,8 @@ class Encoder:
     ``quantize`` puts int8 weights in the linear layers: about twice as fast on a small CPU, but dynamic
     quantisation scales activations per batch, so a text's embedding then depends on its batch mates
     (cosine down to about 0.94 against embedding it alone). Without it, a text's embedding is the same
-    in any batch to within 1e-6."""
+    in any batch to within 1e-6. The model's pooler (a layer over the first token that mean pooling never
+    reads) is not built."""
 
     def __init__(self, max_tokens: int = DEFAULT_TOKENS, batch_size: int = DEFAULT_BATCH, quantize: bool = True):
         import torch
@@ -49,7 +50,7 @@ class Encoder:
         folder = packaged_model_dir()
         self.max_tokens, self.batch_size, self.quantized = max_tokens, batch_size, quantize
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True, add_pooling_layer=False).eval()
         if quantize:
             with warnings.catch_warnings():  # eager dynamic quantisation is deprecated in favour of torchao
                 warnings.simplefilter("ignore")

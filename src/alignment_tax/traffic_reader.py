@@ -141,11 +141,18 @@ def _chat_line(data: dict, where: str) -> TrafficLine:
     return TrafficLine(where, "chat", time, config, "ok", _user_prompt(messages, where), answer, finish)
 
 
-def _gateway_line(data: dict, where: str) -> TrafficLine:
+def _record(data: dict, where: str) -> TrafficRecord:
     try:
-        record = _RECORD.validate_python(data)
+        return _RECORD.validate_python(data)
     except ValidationError as error:
         raise field_error(where, error) from None
+
+
+def _is_record(data: dict) -> bool:
+    return "request_id" in data and "prompt_sha256" in data
+
+
+def _gateway_line(record: TrafficRecord, where: str) -> TrafficLine:
     return TrafficLine(
         where,
         "gateway",
@@ -160,10 +167,11 @@ def _gateway_line(data: dict, where: str) -> TrafficLine:
     )
 
 
-def parse_jsonl(text: str, source: str) -> tuple[list[TrafficLine], bool]:
-    """The lines of JSONL ``text``, and whether a torn last line (no newline, not JSON) was skipped."""
+def _objects(text: str, source: str) -> tuple[list[tuple[dict, str]], bool]:
+    """The JSON objects of JSONL ``text`` with where each stands, and whether a torn last line (no newline, not a
+    JSON object) was skipped."""
     raw = text.split("\n")
-    lines: list[TrafficLine] = []
+    objects: list[tuple[dict, str]] = []
     for number, line in enumerate(raw, start=1):
         if not line.strip():
             continue
@@ -172,15 +180,37 @@ def parse_jsonl(text: str, source: str) -> tuple[list[TrafficLine], bool]:
             data = json.loads(line)
         except ValueError as error:
             if number == len(raw):  # the last line, and the text does not end with a newline
-                return lines, True
+                return objects, True
             raise AltaxError(f"{where}: not JSON ({error}); each line is {LINE_HELP}") from None
         if not isinstance(data, dict):
             if number == len(raw):
-                return lines, True
+                return objects, True
             raise AltaxError(f"{where}: a JSON object is needed, not {type(data).__name__}; each line is {LINE_HELP}")
-        is_record = "request_id" in data and "prompt_sha256" in data
-        lines.append(_gateway_line(data, where) if is_record else _chat_line(data, where))
-    return lines, False
+        objects.append((data, where))
+    return objects, False
+
+
+def parse_jsonl(text: str, source: str) -> tuple[list[TrafficLine], bool]:
+    """The lines of JSONL ``text``, and whether a torn last line (no newline, not JSON) was skipped."""
+    objects, torn = _objects(text, source)
+    lines = [
+        _gateway_line(_record(data, where), where) if _is_record(data) else _chat_line(data, where)
+        for data, where in objects
+    ]
+    return lines, torn
+
+
+def read_records(paths: Sequence[str | Path]) -> list[TrafficRecord]:
+    """The gateway's records in its log files (``workflows.traffic_log.rotated`` lists them oldest first), in
+    order. A torn last line is skipped; any other line that is not a gateway record raises naming its file and
+    line."""
+    records = []
+    for path in map(Path, paths):
+        for data, where in _objects(read_text(path, "traffic log"), str(path))[0]:
+            if not _is_record(data):
+                raise AltaxError(f"{where}: not a gateway traffic record (no request_id and prompt_sha256)")
+            records.append(_record(data, where))
+    return records
 
 
 def _csv_time(value: str, where: str) -> float | None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from alignment_tax.configs.schema import Steering, stable_hash
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.directions import Direction, decoder_layers, load_direction
-from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered
+from alignment_tax.models.base import Generation, GenerationRequest, Message, Rendered, TextSink
 
 
 def check_compatible(direction: Direction, steering: Steering, model_fingerprint: str) -> None:
@@ -100,6 +100,12 @@ class SteeredBackend:
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         with self.applied():
             return self.base.generate(requests, rows)
+
+    def generate_streaming(
+        self, requests: Sequence[GenerationRequest], on_text: TextSink, rows: int | None = None
+    ) -> list[Generation]:
+        with self.applied():
+            return self.base.generate_streaming(requests, on_text, rows)
 
     def next_token_logprobs(
         self, prompts: Sequence[str], candidates: Sequence[str], batch_size: int = 16

@@ -78,6 +78,22 @@ class Backend(Protocol):
         ...
 
 
+TextSink = Callable[[int, str], None]
+"""Called with a request's index in its batch and the next piece of its answer's text."""
+
+
+@runtime_checkable
+class StreamsText(Protocol):
+    """A backend that hands out each answer's text while it generates it."""
+
+    def generate_streaming(
+        self, requests: Sequence[GenerationRequest], on_text: TextSink, rows: int | None = None
+    ) -> list[Generation]:
+        """``generate``, calling ``on_text`` with each new piece of an answer; an answer's pieces join to its
+        text (``models.streaming.TextPieces``)."""
+        ...
+
+
 @runtime_checkable
 class ScoresContinuations(Protocol):
     """A backend that exposes log-probabilities: it can score given continuations instead of generating."""

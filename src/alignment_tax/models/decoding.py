@@ -259,6 +259,7 @@ def decode(
     is_stopped: Callable[[list[int]], bool] | None = None,
     temperature: float = 0.0,
     seed: int = 0,
+    on_token: Callable[[int, list[int]], None] | None = None,
 ) -> list[Decoded]:
     """Greedy (or seeded sampling) decoding of token-id ``prompts``, at most ``rows`` at a time (all when None).
 
@@ -269,7 +270,8 @@ def decode(
     and the next ones of its family within a quarter (or 8 tokens) of its length, whenever that many rows
     are free, and join the running batch, the shorter of the two caches padded on the left. Caches with
     layers other than plain growing ones (sliding windows) are not joined: all prompts run as one batch,
-    one family with the prefix all of them share."""
+    one family with the prefix all of them share. ``on_token(i, tokens)`` is called with prompt i's new tokens so
+    far each time one is added (a streaming hook)."""
     import torch
 
     if max_new_tokens < 1 or not prompts:
@@ -347,6 +349,8 @@ def decode(
                     stopped[origin] = True
                     continue
                 tokens[origin].append(token)
+                if on_token is not None:
+                    on_token(origin, tokens[origin])
                 if is_stopped is not None and is_stopped(tokens[origin]):
                     stopped[origin] = True
                 elif len(tokens[origin]) < max_new_tokens:

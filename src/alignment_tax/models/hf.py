@@ -15,11 +15,13 @@ from alignment_tax.models.base import (
     Message,
     ModelSpec,
     Rendered,
+    TextSink,
     first_tokens,
     group_by_prompt,
 )
 from alignment_tax.models.decoding import Decoded, cache_kwargs, decode
 from alignment_tax.models.lora import adapter_fingerprint, attach, split_adapter
+from alignment_tax.models.streaming import TextPieces
 
 if TYPE_CHECKING:
     from alignment_tax.models.kernels import KernelChoice
@@ -144,6 +146,17 @@ class HFBackend:
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         """Greedy (or seeded) completions, at most ``rows`` sequences in the model at once, refilled as rows
         finish (``models.decoding.decode``); the requests are taken in the order given."""
+        return self._generate(requests, rows, None)
+
+    def generate_streaming(
+        self, requests: Sequence[GenerationRequest], on_text: TextSink, rows: int | None = None
+    ) -> list[Generation]:
+        """``generate``, handing each answer's text to ``on_text`` as its tokens come (the same answers)."""
+        return self._generate(requests, rows, on_text)
+
+    def _generate(
+        self, requests: Sequence[GenerationRequest], rows: int | None, on_text: TextSink | None
+    ) -> list[Generation]:
         first = requests[0]
         if any(
             (r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature)
@@ -153,10 +166,17 @@ class HFBackend:
         model = self.model
         prompts = self.tokenizer([r.prompt for r in requests], add_special_tokens=not self._template)["input_ids"]
         window = max((len(s) for s in first.stop), default=0) + 8
+        pieces = [TextPieces(first.stop) for _ in requests]
 
         def is_stopped(tokens: list[int]) -> bool:
             tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=True)
             return any(s in tail for s in first.stop)
+
+        def on_token(index: int, tokens: list[int]) -> None:
+            assert on_text is not None
+            piece = pieces[index].update(self._decode(tokens, skip_special_tokens=True))
+            if piece:
+                on_text(index, piece)
 
         decoded = decode(
             model,
@@ -168,8 +188,14 @@ class HFBackend:
             is_stopped=is_stopped if first.stop else None,
             temperature=first.temperature,
             seed=first.seed,
+            on_token=on_token if on_text is not None else None,
         )
-        return [self._finish(d, first) for d in decoded]
+        out = [self._finish(d, first) for d in decoded]
+        if on_text is not None:
+            for index, answer in enumerate(out):
+                if piece := pieces[index].finish(answer.text):
+                    on_text(index, piece)
+        return out
 
     def _eos_ids(self) -> set[int]:
         configured = self.model.generation_config.eos_token_id

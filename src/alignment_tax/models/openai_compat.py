@@ -10,7 +10,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -20,6 +20,7 @@ import httpx
 from alignment_tax.errors import AltaxError
 from alignment_tax.models.base import Generation, GenerationRequest, Message, ModelSpec, Rendered
 from alignment_tax.models.hf import PLAIN_FORMAT, PLAIN_STOP, render_plain
+from alignment_tax.models.streaming import TextPieces
 
 SERVER_TEMPLATE = "server-side template"
 """The template hash of chat requests: the server applies its own chat template to the stored messages."""
@@ -107,6 +108,8 @@ class OpenAIBackend:
         self.spec, self.model_name, self.base_url, self.options = spec, model, base_url, options
         self.sleep = asyncio.sleep
         """How a retry waits (tests put a recorder here instead of spending the time)."""
+        self.streams = True
+        """Whether the server streams answers; False once it refused to (``stream``)."""
         if options.key_env != "OPENAI_API_KEY" and not os.environ.get(options.key_env):
             raise AltaxError(f"{spec} reads its API key from ${options.key_env}, which is not set; export it")
         self.fingerprint = self._probe()
@@ -235,26 +238,36 @@ class OpenAIBackend:
         return body
 
     async def _post(self, client: httpx.AsyncClient, body: dict, path: str) -> object:
+        """POST with retries (``_send``); the answer's JSON."""
+        response = await self._send(client, body, path)
+        if response.is_error:
+            raise self._rejected(response)
+        return self._json(response, f"POST {path}")
+
+    def _rejected(self, response: httpx.Response) -> AltaxError:
+        shown = self._shown(response.text)
+        return AltaxError(f"the server at {self.base_url} rejected a request: HTTP {response.status_code} {shown}")
+
+    async def _send(self, client: httpx.AsyncClient, body: dict, path: str, stream: bool = False) -> httpx.Response:
         """POST with retries on 429, 5xx, timeouts and dropped connections; waits Retry-After when given,
-        else an exponential backoff with full jitter."""
+        else an exponential backoff with full jitter. The response, successful or refused (4xx); with ``stream``
+        a successful one is not read yet (the caller reads and closes it)."""
         tries = self.options.retries + 1
         for attempt in range(tries):
             wait = None
             try:
-                response = await client.post(path, json=body)
+                response = await client.send(client.build_request("POST", path, json=body), stream=stream)
             except httpx.TimeoutException:
                 problem = f"no answer within {self.options.timeout:g} s (raise ?timeout=SECONDS if it is just slow)"
             except httpx.TransportError as error:
                 problem = f"connection failed ({type(error).__name__})"
             else:
+                if response.is_error:
+                    await response.aread()
+                    await response.aclose()
                 self._check_auth(response)
                 if response.status_code != 429 and response.status_code < 500:
-                    if response.is_error:
-                        raise AltaxError(
-                            f"the server at {self.base_url} rejected a request: HTTP {response.status_code} "
-                            f"{self._shown(response.text)}"
-                        )
-                    return self._json(response, f"POST {path}")
+                    return response
                 problem, wait = f"HTTP {response.status_code}", retry_after(response)
             if attempt + 1 < tries:
                 await self.sleep(wait if wait is not None else random.uniform(0, self.options.backoff * 2**attempt))
@@ -262,6 +275,54 @@ class OpenAIBackend:
             f"the server at {self.base_url} failed {tries} tries: {problem}. Finished batches are stored; "
             "check the server and run again to resume"
         )
+
+    async def stream(
+        self, client: httpx.AsyncClient, request: GenerationRequest, on_text: Callable[[str], None]
+    ) -> tuple[Generation, int | None]:
+        """``complete``, handing the answer's text to ``on_text`` as the server streams it (retried as ``complete``
+        until the server starts answering); the pieces join to the answer ``complete`` would return. A server
+        that refuses to stream (HTTP 400) is asked again without, and from then on never asked to stream."""
+        if not self.streams:
+            return await self.complete(client, request)
+        body = self._body(request) | {"stream": True, "stream_options": {"include_usage": True}}
+        response = await self._send(client, body, self.path, stream=True)
+        if response.status_code == 400:
+            whole = await self.complete(client, request)
+            self.streams = False
+            return whole
+        if response.is_error:
+            raise self._rejected(response)
+        chat, what = self.options.endpoint == "chat", f"POST {self.path} (streamed)"
+        pieces = TextPieces((*request.stop, os.environ.get(self.options.key_env) or ""))
+        text, refusal, finish, usage = "", "", "stop", dict[str, object]()
+        try:
+            async for line in response.aiter_lines():
+                data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+                if not data or data == "[DONE]":
+                    continue
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise self._unexpected(what, "with an event that is not JSON", data) from None
+                if not isinstance(chunk, dict) or "error" in chunk:
+                    raise self._unexpected(what, "with an error in the stream", data)
+                usage = chunk.get("usage") or usage
+                choice = (chunk.get("choices") or [{}])[0]
+                delta = (choice.get("delta") or {}) if chat else choice
+                text += delta.get("content" if chat else "text") or ""
+                refusal += delta.get("refusal") or ""
+                finish = choice.get("finish_reason") or finish
+                if piece := pieces.update(text):
+                    on_text(piece)
+        finally:
+            await response.aclose()
+        if refusal:
+            text, finish = text or refusal, CONTENT_FILTER
+        answer = self._redact(_cut(text, request.stop))
+        if piece := pieces.finish(answer):
+            on_text(piece)
+        tokens = {k: v if isinstance(v := usage.get(k), int) else None for k in ("prompt_tokens", "completion_tokens")}
+        return Generation(answer, finish, tokens["completion_tokens"] or 0), tokens["prompt_tokens"]
 
     def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Summed log-probability of each continuation, from the server's log-probabilities of the joined text

@@ -8,19 +8,22 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from alignment_tax.models.base import Backend, Generation, GenerationRequest
+from alignment_tax.models.base import Backend, Generation, GenerationRequest, StreamsText
 
 log = logging.getLogger(__name__)
+Pieces = Callable[[str], None]
+"""Called with each new piece of one answer's text."""
 
 
 @dataclass
 class _Job:
     request: GenerationRequest
+    on_text: Pieces | None = None
     future: Future[Generation] = field(default_factory=Future)
 
 
@@ -40,10 +43,11 @@ class Batcher:
         request = GenerationRequest(str(next(self._ids)), prompt, max_tokens, tuple(stop), temperature, seed)
         return self.enqueue(request).result()
 
-    def enqueue(self, request: GenerationRequest) -> Future[Generation]:
+    def enqueue(self, request: GenerationRequest, on_text: Pieces | None = None) -> Future[Generation]:
         """Queue one request; its future holds the answer (or the backend's error). Cancelling the future before
-        its batch starts takes the request out of it."""
-        job = _Job(request)
+        its batch starts takes the request out of it. Where the backend streams (``StreamsText``), ``on_text``
+        gets the answer's text piece by piece, on the generating thread, before the future is done."""
+        job = _Job(request, on_text)
         self._queue.put(job)
         return job.future
 
@@ -74,13 +78,26 @@ class Batcher:
             for group in groups.values():
                 try:
                     with self.lock:
-                        outputs = self.backend.generate([job.request for job in group])
+                        outputs = self._generate(group)
                 except Exception as error:  # handed to the waiting request, which answers HTTP 500
                     for job in group:
                         job.future.set_exception(error)
                 else:
                     for job, output in zip(group, outputs, strict=True):
                         job.future.set_result(output)
+
+    def _generate(self, group: list[_Job]) -> list[Generation]:
+        requests = [job.request for job in group]
+        sinks = [job.on_text for job in group]
+        if not any(sinks) or not isinstance(self.backend, StreamsText):
+            return self.backend.generate(requests)
+
+        def on_text(index: int, piece: str) -> None:
+            sink = sinks[index]
+            if sink is not None:
+                sink(piece)
+
+        return self.backend.generate_streaming(requests, on_text)
 
 
 class _BadRequest(Exception):

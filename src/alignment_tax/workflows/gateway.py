@@ -18,7 +18,7 @@ from alignment_tax.interventions.routing import RiskScorer, backend_key, guarded
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.refusal import provider_verdict
 from alignment_tax.models.base import Backend, GenerationRequest, Message
-from alignment_tax.models.serve import Batcher
+from alignment_tax.models.serve import Batcher, Pieces
 from alignment_tax.models.specs import load_backend, parse_spec
 from alignment_tax.run.backends import load_backends, load_classifiers, model_identity
 
@@ -29,6 +29,17 @@ if TYPE_CHECKING:
 
 UPSTREAM = "openai"
 """The scheme of upstream servers: the gateway forwards to them and cannot steer them."""
+ROUTING_THREADS = 1
+"""Torch threads of the thread that scores risk. A lone prompt's matmuls gain little from a second core, and where
+other work (generation) keeps the cores busy a second thread waits for one: on a loaded 2-core AMD EPYC (Zen 4),
+p50 16 against 12 ms on two threads, p99 34 against 221 ms (``benchmarks/risk_throughput.py``); the scores are
+the same to the bit."""
+
+
+def _routing_thread() -> None:
+    import torch
+
+    torch.set_num_threads(ROUTING_THREADS)  # this thread's own setting: generation keeps its threads
 
 
 class Unavailable(Exception):
@@ -171,7 +182,7 @@ class Gateway:
             c.name: (c.fingerprint(), model_identity(c, self.backends, self.classifiers)) for c in configs
         }
         self.closing = False
-        self._risk = ThreadPoolExecutor(1, "altax-risk")  # encoders and tokenizers are not shared across threads
+        self._risk = ThreadPoolExecutor(1, "altax-risk", _routing_thread)  # encoders are not shared across threads
         self.scoring = {name: RiskBatches(scorer, self._risk) for name, scorer in self.classifiers.items()}
         self._judge = ThreadPoolExecutor(1, "altax-judge")
         for scorer in self.classifiers.values():  # load the encoders now, not in the first requests' time
@@ -204,8 +215,10 @@ class Gateway:
             raise NotServed(f"model {name!r} is not served here; ask for one of: {', '.join(self.configs)}")
         return self.configs[name]
 
-    async def answer(self, ask: Ask, request_id: str) -> Answer:
-        """Route, render and generate one request as `altax run` would answer its last user turn as an item."""
+    async def answer(self, ask: Ask, request_id: str, on_text: Pieces | None = None) -> Answer:
+        """Route, render and generate one request as `altax run` would answer its last user turn as an item. Where
+        the model streams (a local transformers model, an upstream server that streams), ``on_text`` gets the
+        answer's text piece by piece as it is generated (on any thread); the pieces join to the answer's text."""
         config = self.config(ask.config)
         if self.closing:
             raise Unavailable("the gateway is shutting down")
@@ -224,15 +237,19 @@ class Gateway:
         if self.closing:
             raise Unavailable("the gateway is shutting down")
         if config.model in self.upstream:
+            upstream, client = self.upstream[config.model], self.clients[config.model]
             async with self.limits[config.model]:
-                out, counted = await self.upstream[config.model].complete(self.clients[config.model], request)
+                if on_text is None:
+                    out, counted = await upstream.complete(client, request)
+                else:
+                    out, counted = await upstream.stream(client, request, on_text)
             prompt_tokens = counted or 0
         else:
             prompt_tokens = backend.prompt_length(rendered.prompt)
             limit = getattr(backend, "context_length", None)
             if limit and prompt_tokens + max_tokens > limit:
                 raise NotServed(f"the prompt ({prompt_tokens} tokens) and max_tokens exceed the context ({limit})")
-            out = await asyncio.wrap_future(self.batchers[key].enqueue(request))
+            out = await asyncio.wrap_future(self.batchers[key].enqueue(request, on_text))
         return Answer(out.text, out.finish_reason, prompt_tokens, out.n_tokens, risk, on, routing_s)
 
     async def _route(self, config: Configuration, text: str) -> tuple[float | None, bool]:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from types import FrameType
-from typing import Literal
+from typing import Literal, cast
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from alignment_tax.errors import AltaxError
-from alignment_tax.models.serve import completion_body
+from alignment_tax.models.serve import Pieces, completion_body
 from alignment_tax.records import TrafficRecord, TrafficStatus
 from alignment_tax.workflows.gateway import Answer, Ask, Gateway, NotServed, Unavailable, routed_text
 from alignment_tax.workflows.gateway_metrics import GatewayMetrics
@@ -169,8 +169,31 @@ class _App:
             return line.reject(429, f"the queue is full ({self.limits.max_queue} requests)", self.recent_s)
         self.admitted += 1
         self.metrics.queue.set(self.admitted)
+        if body.stream:
+            return await self._stream(ask, line, bool(body.stream_options and body.stream_options.include_usage))
+        answer = await self._answer(ask, line, None)
+        if isinstance(answer, Response):
+            return answer
+        fingerprint, _ = self.gateway.identity(ask.config)
+        message = (
+            {"message": {"role": "assistant", "content": answer.text}} if endpoint == CHAT else {"text": answer.text}
+        )
+        payload = completion_body(
+            ask.config,
+            fingerprint,
+            "chat.completion" if endpoint == CHAT else "text_completion",
+            {**message, "finish_reason": answer.finish_reason},
+            answer.prompt_tokens,
+            answer.completion_tokens,
+        )
+        line.answered(answer)
+        return JSONResponse(payload | {"id": line.request_id})
+
+    async def _answer(self, ask: Ask, line: _Line, on_text: Pieces | None) -> Answer | Response:
+        """An admitted request's answer, or the error response of its failure (its line written); it leaves the
+        queue either way."""
         try:
-            answer = await asyncio.wait_for(self.gateway.answer(ask, line.request_id), self.limits.timeout_s)
+            answer = await asyncio.wait_for(self.gateway.answer(ask, line.request_id, on_text), self.limits.timeout_s)
         except TimeoutError:
             return line.fail("timeout", 504, f"no answer within {self.limits.timeout_s:g} s")
         except Unavailable as error:
@@ -188,25 +211,57 @@ class _App:
         finally:
             self.admitted -= 1
             self.metrics.queue.set(self.admitted)
-        self.recent_s += (time.perf_counter() - started - self.recent_s) / RECENT
+        self.recent_s += (time.perf_counter() - line.started - self.recent_s) / RECENT
+        return answer
+
+    async def _stream(self, ask: Ask, line: _Line, include_usage: bool) -> Response:
+        """A streamed answer: its text as the model generates it where the model streams, else whole once done. A
+        request that fails before its first piece gets its error status; one that fails after it, an error event.
+        The log line (with the verdict) follows the last event."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def on_text(piece: str) -> None:  # called on the generating thread
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        work = asyncio.ensure_future(self._answer(ask, line, on_text))
+        work.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece: both go through the loop
+        try:
+            first = await pieces.get()
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        if first is None and isinstance(work.result(), Response):
+            return cast(Response, work.result())
         fingerprint, _ = self.gateway.identity(ask.config)
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = _events(line.request_id, ask.config, fingerprint, answer, endpoint, include_usage)
-            return StreamingResponse(line.stream(events, answer), media_type="text/event-stream")
-        message = (
-            {"message": {"role": "assistant", "content": answer.text}} if endpoint == CHAT else {"text": answer.text}
-        )
-        payload = completion_body(
-            ask.config,
-            fingerprint,
-            "chat.completion" if endpoint == CHAT else "text_completion",
-            {**message, "finish_reason": answer.finish_reason},
-            answer.prompt_tokens,
-            answer.completion_tokens,
-        )
-        line.answered(answer)
-        return JSONResponse(payload | {"id": line.request_id})
+        events = _Events(line.request_id, ask.config, fingerprint, line.endpoint, include_usage)
+
+        async def send() -> AsyncIterator[bytes]:
+            sent, piece = "", first
+            try:
+                yield events.start()
+                while piece is not None:
+                    sent += piece
+                    yield events.text(piece)
+                    piece = await pieces.get()
+                outcome = work.result()
+                if isinstance(outcome, Response):
+                    yield events.error(json.loads(bytes(outcome.body)))
+                else:
+                    if outcome.text.startswith(sent) and len(outcome.text) > len(sent):
+                        yield events.text(outcome.text[len(sent) :])  # a model that does not stream: all of it
+                    yield events.end(outcome)
+                yield events.done()
+            finally:
+                self.finish(self._log_streamed(line, work))
+
+        return StreamingResponse(send(), media_type="text/event-stream")
+
+    async def _log_streamed(self, line: _Line, work: asyncio.Future[Answer | Response]) -> None:
+        """A streamed request's line, once its answer is whole (the client may have left before)."""
+        outcome = await work
+        if not isinstance(outcome, Response):
+            line.answered(outcome)
 
     def finish(self, work: Coroutine[object, object, None]) -> None:
         """Run a request's closing work (verdict, log line, metrics) after its answer; shutdown awaits it."""
@@ -277,40 +332,41 @@ class _Line:
 
         self.app.finish(work())
 
-    async def stream(self, events: list[bytes], answer: Answer) -> AsyncIterator[bytes]:
-        try:
-            for event in events:
-                yield event
-        finally:
-            self.answered(answer)
 
+class _Events:
+    """The server-sent events of one streamed answer, as OpenAI sends them: the role, text pieces, the finish
+    reason, the usage when asked, done; an error event for an answer that failed once begun."""
 
-def _events(
-    request_id: str, model: str, fingerprint: str, answer: Answer, endpoint: str, include_usage: bool
-) -> list[bytes]:
-    """The server-sent events of a streamed answer: the role, the text, the finish reason, usage if asked, done.
-    The answer is complete before the first event (its verdict needs all of it); streaming keeps clients that
-    ask for it working."""
-    chat = endpoint == CHAT
-    base = {"id": request_id, "created": int(time.time()), "model": model, "system_fingerprint": fingerprint}
-    base["object"] = "chat.completion.chunk" if chat else "text_completion"
+    def __init__(self, request_id: str, model: str, fingerprint: str, endpoint: str, include_usage: bool):
+        self.chat, self.include_usage = endpoint == CHAT, include_usage
+        self.base = {"id": request_id, "created": int(time.time()), "model": model, "system_fingerprint": fingerprint}
+        self.base["object"] = "chat.completion.chunk" if self.chat else "text_completion"
 
-    def choice(content: dict, finish: str | None) -> dict:
-        return {"index": 0, **content, "finish_reason": finish}
+    def _event(self, content: dict, finish: str | None) -> bytes:
+        return _sse(self.base | {"choices": [{"index": 0, **content, "finish_reason": finish}]})
 
-    if chat:
-        steps = [
-            choice({"delta": {"role": "assistant", "content": ""}}, None),
-            choice({"delta": {"content": answer.text}}, None),
-            choice({"delta": {}}, answer.finish_reason),
-        ]
-    else:
-        steps = [choice({"text": answer.text}, None), choice({"text": ""}, answer.finish_reason)]
-    events = [base | {"choices": [step]} for step in steps]
-    if include_usage:
+    def start(self) -> bytes:
+        return self._event({"delta": {"role": "assistant", "content": ""}} if self.chat else {"text": ""}, None)
+
+    def text(self, piece: str) -> bytes:
+        return self._event({"delta": {"content": piece}} if self.chat else {"text": piece}, None)
+
+    def end(self, answer: Answer) -> bytes:
+        finish = self._event({"delta": {}} if self.chat else {"text": ""}, answer.finish_reason)
+        if not self.include_usage:
+            return finish
         tokens = {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens}
-        events.append(base | {"choices": [], "usage": tokens | {"total_tokens": sum(tokens.values())}})
-    return [f"data: {json.dumps(event)}\n\n".encode() for event in events] + [b"data: [DONE]\n\n"]
+        return finish + _sse(self.base | {"choices": [], "usage": tokens | {"total_tokens": sum(tokens.values())}})
+
+    def error(self, body: dict) -> bytes:
+        return _sse(body)
+
+    def done(self) -> bytes:
+        return b"data: [DONE]\n\n"
+
+
+def _sse(event: dict) -> bytes:
+    return f"data: {json.dumps(event)}\n\n".encode()
 
 
 def build_app(gateway: Gateway, traffic: TrafficLog, limits: Limits, api_key: str | None = None) -> Starlette:

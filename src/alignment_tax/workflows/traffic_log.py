@@ -1,5 +1,5 @@
 """The gateway's traffic log: one JSON line per request, appended by one writer thread, fsynced in batches,
-rotated by size; and its reader, which tolerates a torn last line."""
+rotated by size (``traffic_reader.read_records`` reads it back)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from alignment_tax.errors import AltaxError
@@ -129,22 +128,3 @@ class TrafficLog:
             if older.exists():
                 os.replace(older, newer)
         self._fd = self._open()
-
-
-def read_traffic(paths: Sequence[Path]) -> Iterator[TrafficRecord]:
-    """The records of log files in order. A last line without its newline is a write cut short and is skipped;
-    any other line that is not a traffic record raises an AltaxError naming its file and line."""
-    fields = {f.name for f in dataclasses.fields(TrafficRecord)}
-    for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise AltaxError(f"cannot read the traffic log {path}: {error.strerror or error}") from None
-        for number, line in enumerate(data.split(b"\n")[:-1], 1):  # after the last newline: nothing, or a torn line
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict) or set(row) - fields:
-                    raise ValueError("not a traffic record")
-                yield TrafficRecord(**row)
-            except (ValueError, TypeError) as error:
-                raise AltaxError(f"{path}:{number}: not a traffic log line ({error})") from None
