@@ -32,28 +32,15 @@ def card(
 ) -> None:
     """Write the tax card of a stored run (no model is loaded): tax per category and overall, coverage and
     over-refusal with intervals, the detector and its measured accuracy, suite, fingerprints, altax version."""
-    from alignment_tax import __version__
     from alignment_tax.files import check_target, write_text
-    from alignment_tax.judge.accuracy import measured_accuracy
-    from alignment_tax.judge.stage import judge_name
-    from alignment_tax.report.card import CardFacts, card_markdown, card_yaml
-    from alignment_tax.workflows.experiment import analyse
+    from alignment_tax.report.card import card_markdown, card_yaml
+    from alignment_tax.workflows.card import card_facts
 
     if out is not None:
         check_target(out)
     run_settings = settings(results_dir, detector=detector, cluster=cluster)
     with open_store(run_settings.store_path) as store:
-        output = analyse(store, store.run(run_id).run_id, run_settings)
-        run = output.run.run_id
-        facts = CardFacts(
-            info=output.run,
-            results=output.results,
-            judge=judge_name(detector),
-            configs=store.run_configs(run),
-            fingerprints=store.run_fingerprints(run),
-            accuracy=measured_accuracy(detector),
-            version=__version__,
-        )
+        facts = card_facts(store, run_id, run_settings)
     text = card_markdown(facts) if format is CardFormat.md else card_yaml(facts)
     if out is None:
         sys.stdout.write(text)

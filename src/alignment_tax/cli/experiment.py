@@ -22,13 +22,13 @@ from alignment_tax.cli.options import (
     Sample,
     WorkloadFile,
 )
-from alignment_tax.cli.report import write_run_report
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 from alignment_tax.run.executor import GENERATION_BATCH
 
 
 def _execute(experiment, run_settings) -> None:
     from alignment_tax.report.progress import stage_progress
+    from alignment_tax.report.run_report import write_run_report
     from alignment_tax.report.terminal import print_results
     from alignment_tax.workflows.experiment import run_experiment
 

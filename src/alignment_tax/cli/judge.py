@@ -64,26 +64,21 @@ def audit(
 ) -> None:
     """Sample answers for a person to label (--out), or report sensitivity, specificity and
     Rogan-Gladen corrected refusal rates per configuration from a labelled sheet (--labels)."""
-    from alignment_tax.judge.audit import audit_report, audit_rows, read_labels, sample_rows, write_audit_csv
-    from alignment_tax.judge.stage import judge_name, judge_run
+    from alignment_tax.judge.audit import audit_report, read_labels, sample_rows, write_audit_csv
     from alignment_tax.report.audit_table import audit_table
+    from alignment_tax.workflows.audit import judged_rows
 
     if (out is None) == (labels is None):
         raise AltaxError("give one of --out FILE (write a sheet to label) or --labels FILE (read a labelled one)")
     with open_store(settings(results_dir).store_path) as store:
-        info = store.run(run_id)
-        judge_run(store, info.run_id, detector)
-        rows = audit_rows(store, info.run_id, judge_name(detector))
-    if out is not None:
+        run, rows = judged_rows(store, run_id, detector)
+    if labels is not None:
+        console.print(audit_table(audit_report(rows, read_labels(labels), positive, seed)))
+        console.print(f"{detector} on run {run}; rates are of '{positive}' over all answers, 95% CIs", highlight=False)
+    elif out is not None:
         chosen = sample_rows(rows, sample, seed)
         write_audit_csv(chosen, out)
         console.print(f"wrote {len(chosen)} answers to {out}; fill human_label and pass it back with --labels")
-        return
-    assert labels is not None
-    console.print(audit_table(audit_report(rows, read_labels(labels), positive, seed)))
-    console.print(
-        f"{detector} on run {info.run_id}; rates are of '{positive}' over all answers, 95% CIs", highlight=False
-    )
 
 
 @judge_app.command("refusals")

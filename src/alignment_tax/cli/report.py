@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,25 +10,6 @@ import typer
 from alignment_tax.cli.app import app, console, open_store, settings
 from alignment_tax.cli.options import Detector, DetectorList, ResultsDir, RunId
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
-
-
-def write_run_report(
-    run_settings, results_path: Path, out: Path | None = None, detectors: list[str] | None = None
-) -> Path:
-    """Write the HTML report of an analysed run (default: report.html beside its results file), with the detector
-    table for ``detectors`` (judged first where needed), else for the detectors whose judgments are stored."""
-    from alignment_tax.report.html import write_report
-    from alignment_tax.workflows.sensitivity import detector_sensitivity, stored_sensitivity
-
-    payload = json.loads(results_path.read_text())
-    run_id = payload["run"]["run_id"]
-    with open_store(run_settings.store_path) as store:
-        sensitivity = (
-            detector_sensitivity(store, run_id, detectors, run_settings)
-            if detectors
-            else stored_sensitivity(store, run_id, run_settings)
-        )
-        return write_report(store, payload, out or results_path.with_name("report.html"), sensitivity)
 
 
 @app.command()
@@ -42,6 +22,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a stored run (opens offline in any browser)."""
     from alignment_tax.files import check_target
+    from alignment_tax.report.run_report import write_run_report
     from alignment_tax.workflows.experiment import analyse
     from alignment_tax.workflows.sensitivity import parse_detectors
 

@@ -11,7 +11,6 @@ from rich.table import Table
 from alignment_tax.cli.app import app, console, settings
 from alignment_tax.cli.options import Detector, ResultsDir
 from alignment_tax.errors import AltaxError
-from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR
 from alignment_tax.run.executor import GENERATION_BATCH
 
@@ -96,34 +95,17 @@ def sweep(
     """Run one steered configuration per (layer, strength) and the unsteered reference, choose the setting that
     meets the constraints on a tuning half of the items, and report it on the held-out half."""
     from alignment_tax.analysis.sweep import Constraints
-    from alignment_tax.interventions.directions import default_direction_name, load_direction
     from alignment_tax.report.progress import stage_progress
     from alignment_tax.report.sweep_table import print_sweep
-    from alignment_tax.workflows.sweep import run_sweep, sweep_experiment
+    from alignment_tax.workflows.sweep import steering_sweep
 
-    if mode not in ("add", "ablate"):
-        raise AltaxError(f"--mode must be add or ablate, not {mode!r}")
-    name = direction or default_direction_name(model)
-    load_direction(name)  # a missing direction fails before any model loads
-    experiment = sweep_experiment(
-        model,
-        name,
-        _numbers(layers, int),
-        _numbers(strengths, float),
-        mode=mode,
-        suite=suite,
-        limit=limit,
-        max_new_tokens=max_new_tokens,
-    )
     bounds = {"max_tax": max_tax, "min_coverage": min_coverage, "max_over_refusal": max_over_refusal}
     constraints = Constraints(**bounds, max_degenerate_rise=max_degenerate)
     run_settings = settings(results_dir, batch_size=batch_size, detector=detector, n_boot=500)
     with stage_progress(console) as progress:
-        result = run_sweep(
-            experiment, run_settings, constraints, direction=name, mode=mode, split_seed=split_seed, progress=progress
-        )
+        result, curve = steering_sweep(
+            model, direction, _numbers(layers, int), _numbers(strengths, float), run_settings, constraints, mode=mode,
+            suite=suite, limit=limit, max_new_tokens=max_new_tokens, split_seed=split_seed, out=out, progress=progress,
+        )  # fmt: skip
     print_sweep(console, result)
-    path = write_text(
-        out or run_settings.results_dir / result.run_id / "steering-sweep.json", result.model_dump_json(indent=2)
-    )
-    console.print(f"curve: {path}", highlight=False)
+    console.print(f"curve: {curve}", highlight=False)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from alignment_tax.analysis.sweep import Constraints, SweepPoint, SweepResult, choose, split_items, split_numbers
 from alignment_tax.configs.schema import DEFAULT_MAX_NEW_TOKENS, Configuration, Decoding, Experiment, Steering
 from alignment_tax.errors import AltaxError
+from alignment_tax.files import write_text
+from alignment_tax.interventions.directions import default_direction_name, load_direction
 from alignment_tax.judge.stage import judge_name
 from alignment_tax.store import Store
 from alignment_tax.suite.loaders import load_suite
@@ -110,3 +113,36 @@ def run_sweep(
     """Run the sweep's experiment (cached generations are reused), then evaluate it."""
     output = run_experiment(experiment, settings, progress)
     return evaluate(output, experiment, settings, constraints, direction=direction, mode=mode, split_seed=split_seed)
+
+
+def steering_sweep(
+    model: str,
+    direction: str | None,
+    layers: Sequence[int],
+    strengths: Sequence[float],
+    settings: Settings,
+    constraints: Constraints,
+    *,
+    mode: str = "add",
+    suite: str = "core",
+    limit: int | None = None,
+    max_new_tokens: int | None = None,
+    split_seed: int = 0,
+    out: Path | None = None,
+    progress: StageProgress | None = None,
+) -> tuple[SweepResult, Path]:
+    """The sweep of `altax steer sweep` with ``direction`` (default ``caa-MODEL``), and where its curve was written
+    (``out``, default RESULTS_DIR/RUN/steering-sweep.json). A bad mode or a missing direction fails before any
+    model loads."""
+    if mode not in ("add", "ablate"):
+        raise AltaxError(f"--mode must be add or ablate, not {mode!r}")
+    name = direction or default_direction_name(model)
+    load_direction(name)
+    experiment = sweep_experiment(
+        model, name, layers, strengths, mode=mode, suite=suite, limit=limit, max_new_tokens=max_new_tokens
+    )
+    result = run_sweep(
+        experiment, settings, constraints, direction=name, mode=mode, split_seed=split_seed, progress=progress
+    )
+    curve = out or settings.results_dir / result.run_id / "steering-sweep.json"
+    return result, write_text(curve, result.model_dump_json(indent=2))
