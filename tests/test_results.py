@@ -117,6 +117,20 @@ def test_clustering_by_group_and_by_category():
     assert by_group.tax == by_item.tax == by_category.overall.tax.tax
 
 
+def test_a_category_of_one_group_stands_item_by_item():
+    import numpy as np
+    from scipy import stats
+
+    rows = [dataclasses.replace(r, group=r.category) for r in _rows()]  # each category is a single source
+    math = summarize(rows, "base", n_boot=100).configs["aligned"].categories["math"].tax
+    d = np.array([0, 1, 1, -1, 1, -1])  # reference correct minus configuration correct, m1..m6
+    half = stats.t.ppf(0.975, len(d) - 1) * np.sqrt(d.var(ddof=1) / len(d) + 1 / len(d) ** 2)
+    assert math.n_clusters == 6 and math.tax_df == 5
+    assert math.tax_ci == pytest.approx((100 * (d.mean() - half), 100))  # the upper end clipped at 100
+    overall = summarize(rows, "base", n_boot=100).configs["aligned"].overall.tax
+    assert overall.n_clusters == 2  # across categories the two sources still cluster
+
+
 def test_safety_only_rows_have_no_capability_block():
     rows = [r for r in _rows() if r.kind != "capability"]
     res = summarize(rows, "base", n_boot=50)

@@ -41,13 +41,18 @@ class ItemTable:
         return known + sorted(present - set(known))
 
     def clusters(self, category: str | None) -> np.ndarray | None:
-        """Cluster labels of all items (``category`` None) or of one category's items; None: each item alone."""
+        """Cluster labels of all items (``category`` None) or of one category's items; None: each item alone,
+        also where the items fall in a single cluster (one cluster cannot be resampled: the interval then speaks
+        for that source's items, as for HumanEval or MMLU's one computer-security topic)."""
         mask = slice(None) if category is None else self.category == category
         if self.cluster == "category" and category is None:
-            return self.category
-        if self.cluster == "item" or not any(g is not None for g in self.group[mask]):
+            labels = self.category
+        elif self.cluster == "item" or not any(g is not None for g in self.group[mask]):
             return None
-        return np.array([g if g is not None else f"item:{i}" for g, i in zip(self.group, self.ids, strict=True)])[mask]
+        else:
+            labels = np.array([g if g is not None else f"item:{i}" for g, i in zip(self.group, self.ids, strict=True)])
+        labels = labels[mask]
+        return labels if len(set(labels)) > 1 else None
 
 
 def _label(key: tuple[str, int]) -> str:
