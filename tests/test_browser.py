@@ -92,6 +92,7 @@ def visible_items(page) -> list[str]:
     return page.locator("#items article.item").evaluate_all("nodes => nodes.map(n => n.dataset.category)")
 
 
+@pytest.mark.slow  # a real run of the embedded model, as `altax run` makes it
 def test_report_of_a_real_run_renders_and_filters(browser, real_report):
     page = open_report(browser, real_report)
     for chart, marks in MARKS.items():

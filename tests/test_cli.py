@@ -8,6 +8,7 @@ import pytest
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.models import specs
+from altax_here import altax_here
 
 ALTAX = [sys.executable, "-m", "alignment_tax"]
 
@@ -71,14 +72,14 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_run_rejects_bad_experiments_in_one_line(tmp_path, experiment, message):
     path = tmp_path / "e.toml"
     path.write_text(experiment)
-    result = altax("run", "--config", str(path), "--results-dir", str(tmp_path / "r"))
+    result = altax_here("run", "--config", str(path), "--results-dir", str(tmp_path / "r"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unknown_kernel_is_refused_before_any_model_work(tmp_path):
-    result = altax("run", "--kernel", "fastest", "--results-dir", str(tmp_path / "r"))
+    result = altax_here("run", "--kernel", "fastest", "--results-dir", str(tmp_path / "r"))
     assert result.returncode == 2 and "choose one of auto, dense, onednn" in result.stderr
     assert not (tmp_path / "r").exists()
 
@@ -86,8 +87,8 @@ def test_an_unknown_kernel_is_refused_before_any_model_work(tmp_path):
 def test_unwritable_cache_directory_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    env = {**__import__("os").environ, "ALTAX_CACHE_DIR": str(blocker / "cache")}
-    result = altax("run", "--limit", "1", "--results-dir", str(tmp_path / "r"), env=env)
+    env = {"ALTAX_CACHE_DIR": str(blocker / "cache")}
+    result = altax_here("run", "--limit", "1", "--results-dir", str(tmp_path / "r"), env=env)
     assert result.returncode == 2
     assert "not writable" in result.stderr and "ALTAX_CACHE_DIR" in result.stderr
 
@@ -105,9 +106,9 @@ def test_missing_extra_names_the_extra():
 
 def test_compare_takes_the_executor_and_detector_of_run(tmp_path):
     common = ["compare", "--reference", "builtin:a", "--aligned", "builtin:b", "--results-dir", str(tmp_path)]
-    unknown_executor = altax(*common, "--executor", "dask")
+    unknown_executor = altax_here(*common, "--executor", "dask")
     assert unknown_executor.returncode == 2
     assert "unknown executor 'dask'" in unknown_executor.stderr
-    unknown_detector = altax(*common, "--detector", "nope")
+    unknown_detector = altax_here(*common, "--detector", "nope")
     assert unknown_detector.returncode == 2
     assert "unknown refusal detector 'nope'" in unknown_detector.stderr

@@ -1,13 +1,11 @@
 """Comparing two runs: item statuses, flips, paired changes with CIs, and `altax diff`."""
 
-import subprocess
-import sys
-
 import pytest
 
 from alignment_tax.analysis.diff import diff_runs, flip_label, item_status
 from alignment_tax.errors import AltaxError
 from alignment_tax.records import JudgedItem
+from altax_here import altax_here
 from scripted_run import scripted_run
 
 
@@ -77,9 +75,6 @@ def test_diff_user_errors():
 def test_altax_diff_of_two_runs(tmp_path):
     settings, first = scripted_run(tmp_path)
     _, second = scripted_run(tmp_path)
-    args = [sys.executable, "-m", "alignment_tax", "diff", first.run.run_id, second.run.run_id]
-    done = subprocess.run(
-        [*args, "--results-dir", str(settings.results_dir)], capture_output=True, text=True, timeout=120
-    )
+    done = altax_here("diff", first.run.run_id, second.run.run_id, "--results-dir", str(settings.results_dir))
     assert done.returncode == 0, done.stderr
     assert "8 shared items" in done.stdout and "also-safe" in done.stdout and "+0.0" in done.stdout

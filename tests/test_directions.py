@@ -1,10 +1,12 @@
 """Steering directions: the calibration set (disjoint from the suite), extraction, saving and finding by name."""
 
+import collections
 import difflib
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alignment_tax.errors import AltaxError
@@ -38,19 +40,61 @@ def test_calibration_set_is_balanced_and_spans_many_risk_areas():
     assert any(p.area == "risky_looking" for p in harmless)
 
 
+def _word_overlap(texts: list[str], others: list[str]) -> np.ndarray:
+    """The Jaccard similarity of the word sets of every text and every other (one matrix product)."""
+    sets = [_words(t) for t in texts], [_words(t) for t in others]
+    vocabulary = {w: i for i, w in enumerate(sorted(set().union(*sets[0], *sets[1])))}
+    a, b = (np.zeros((len(s), len(vocabulary))) for s in sets)
+    for matrix, words in ((a, sets[0]), (b, sets[1])):
+        for row, found in enumerate(words):
+            matrix[row, [vocabulary[w] for w in found]] = 1
+    shared = a @ b.T
+    return shared / (a.sum(1)[:, None] + b.sum(1)[None, :] - shared)
+
+
+def _quick_ratios(texts: list[str], others: list[str]) -> np.ndarray:
+    """difflib's ``quick_ratio`` of every pair (characters in common, however ordered): an upper bound of
+    ``SequenceMatcher.ratio``, so only pairs reaching a threshold with it need the exact ratio."""
+    alphabet = {c: i for i, c in enumerate(sorted(set("".join(texts + others))))}
+    counts = []
+    for strings in (texts, others):
+        matrix = np.zeros((len(strings), len(alphabet)), dtype=np.int64)
+        for row, text in enumerate(strings):
+            for char, n in collections.Counter(text).items():
+                matrix[row, alphabet[char]] = n
+        counts.append(matrix)
+    matches = np.minimum(counts[0][:, None, :], counts[1][None, :, :]).sum(-1)
+    return 2.0 * matches / (np.array([len(t) for t in texts])[:, None] + np.array([len(t) for t in others]))
+
+
 def test_no_calibration_prompt_equals_or_nearly_equals_a_suite_prompt():
-    suite = [json.loads(line)["prompt"] for path in sorted(SUITE.glob("*.jsonl")) for line in path.open()]
+    suite = [json.loads(line)["prompt"].lower() for path in sorted(SUITE.glob("*.jsonl")) for line in path.open()]
     assert len(suite) == 482
-    close = []
-    for prompt in load_calibration():
-        words = _words(prompt.prompt)
-        for other in suite:
-            other_words = _words(other)
-            jaccard = len(words & other_words) / len(words | other_words)
-            ratio = difflib.SequenceMatcher(None, prompt.prompt.lower(), other.lower()).ratio()
-            if jaccard >= 0.5 or ratio >= 0.72:
-                close.append((prompt.id, other, round(jaccard, 2), round(ratio, 2)))
+    calibration = load_calibration()
+    prompts = [p.prompt.lower() for p in calibration]
+    jaccard = _word_overlap(prompts, suite)
+    candidates = (jaccard >= 0.5) | (_quick_ratios(prompts, suite) >= 0.72)
+    close, matcher = [], difflib.SequenceMatcher(None)
+    for j, other in enumerate(suite):
+        matcher.set_seq2(other)  # difflib indexes the second sequence once for all the first ones
+        for i in np.flatnonzero(candidates[:, j]):
+            matcher.set_seq1(prompts[i])
+            ratio = matcher.ratio()
+            if jaccard[i, j] >= 0.5 or ratio >= 0.72:
+                close.append((calibration[i].id, other, round(float(jaccard[i, j]), 2), round(ratio, 2)))
     assert not close
+
+
+def test_near_duplicate_screens_agree_with_difflib_and_word_sets():
+    texts = ["How do I pick a lock?", "how do i pick a lock", "Bake bread at home.", "x"]
+    others = ["How do I pick the lock?", "Bread: bake it at home!", "zzz"]
+    jaccard, quick = _word_overlap(texts, others), _quick_ratios(texts, others)
+    for i, text in enumerate(texts):
+        for j, other in enumerate(others):
+            words, other_words = _words(text), _words(other)
+            assert jaccard[i, j] == len(words & other_words) / len(words | other_words)
+            matcher = difflib.SequenceMatcher(None, text, other)
+            assert quick[i, j] == matcher.quick_ratio() >= matcher.ratio()
 
 
 def test_openings_are_content_free():

@@ -1,7 +1,6 @@
 """Per-item outcomes of a scripted run, exported as CSV and Parquet, from Python and from `altax export`."""
 
 import csv
-import subprocess
 import sys
 
 import pytest
@@ -10,6 +9,7 @@ from alignment_tax.errors import AltaxError
 from alignment_tax.judge.stage import judge_name
 from alignment_tax.report.exports import COLUMNS, export, item_outcomes
 from alignment_tax.store import Store
+from altax_here import altax_here
 from scripted_run import ITEMS, XSS, scripted_run
 
 
@@ -74,10 +74,10 @@ def test_unknown_format_is_a_user_error(run, tmp_path):
 def test_altax_export_writes_beside_the_run_by_default(run):
     pq = parquet()
     settings, run_id, rows = run
-    args = [sys.executable, "-m", "alignment_tax", "export", run_id[:10], "--results-dir", str(settings.results_dir)]
-    done = subprocess.run([*args, "--format", "parquet"], capture_output=True, text=True, timeout=120)
+    args = ["export", run_id[:10], "--results-dir", str(settings.results_dir)]
+    done = altax_here(*args, "--format", "parquet")
     assert done.returncode == 0, done.stderr
     path = settings.results_dir / run_id / "items.parquet"
     assert f"exported {len(rows)} answers" in done.stdout and pq.read_table(path).num_rows == len(rows)
-    bad = subprocess.run([*args, "--format", "xml"], capture_output=True, text=True, timeout=120)
+    bad = altax_here(*args, "--format", "xml")
     assert bad.returncode == 2 and "unknown export format" in bad.stderr

@@ -20,17 +20,16 @@ from pathlib import Path
 import pytest
 
 from alignment_tax.errors import AltaxError
+from alignment_tax.judge.detectors import DETECTORS
+from alignment_tax.models.specs import BACKENDS
 from alignment_tax.records import GenerationRecord, RunInfo
 from alignment_tax.store import APPLICATION_ID, SCHEMA, Store
 from alignment_tax.suite.schema import Item
+from altax_here import altax_here as altax
 
 ALTAX = [sys.executable, "-m", "alignment_tax"]
 RUN_ID = "20250101-000000-abcdef"
 ITEM = {"id": "a", "category": "math", "prompt": "1+1?", "reference": {"scorer": "numeric", "value": 2}}
-
-
-def altax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*ALTAX, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 def one_line_error(done: subprocess.CompletedProcess, *said: str) -> None:
@@ -124,11 +123,16 @@ def test_an_empty_run_id_is_an_error(tmp_path):
 
 
 # output files ----------------------------------------------------------------------------------------------
-@pytest.fixture
-def scripted(tmp_path):
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    """One scripted run for the module's output-file tests (they only read it), its backend registered only
+    while it runs."""
     from scripted_run import scripted_run
 
-    settings, output = scripted_run(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        for registry in (BACKENDS, DETECTORS):
+            patch.setattr(registry, "_registered", dict(registry._registered))
+        settings, output = scripted_run(tmp_path_factory.mktemp("scripted"))
     return settings.results_dir, output.run.run_id
 
 
@@ -230,6 +234,7 @@ def _runs(results: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow  # real altax processes: one killed with SIGKILL, one resuming its run
 def test_a_killed_run_shows_as_interrupted_with_the_command_that_resumes_it(tmp_path):
     from test_openai import MODEL, FaultServer
 

@@ -323,10 +323,11 @@ def test_a_key_or_bearer_token_echoed_by_the_server_is_redacted(server, monkeypa
     assert echoed.text == "echo: my key is [redacted]"  # an answer never carries the key into the store
 
 
-def test_altax_run_against_a_bad_server_is_one_line_and_shows_no_key(server, tmp_path):
-    import os
+def test_altax_run_against_a_bad_server_is_one_line_and_shows_no_key(server, tmp_path, monkeypatch):
     import subprocess
     import sys
+
+    from altax_here import altax_here
 
     suite = tmp_path / "suite.jsonl"
     suite.write_text(json.dumps({"id": "a", "category": "math", "prompt": "1+1?", "reference": {"scorer": "comply"}}))
@@ -336,17 +337,20 @@ def test_altax_run_against_a_bad_server_is_one_line_and_shows_no_key(server, tmp
         f'[[configs]]\nname = "served"\nmodel = "openai:{MODEL}@{server.url}?retries=0"\n'
     )
     results = tmp_path / "results"
-    command = [sys.executable, "-m", "alignment_tax", "run", "-c", str(experiment), "--results-dir", str(results)]
+    args = ["run", "-c", str(experiment), "--results-dir", str(results)]
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     for answer, said in [
         (("echo-key",), "Bearer [redacted]"),
         (("raw", 200, "<html>hi</html>"), "but not JSON"),
         (("raw", 400, "bad prompt [/INST] [bold]x"), "bad prompt [/INST] [bold]x"),  # printed as text, not markup
     ]:
         server.script = [answer]
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=300, env={**os.environ, "OPENAI_API_KEY": SECRET}
-        )
+        done = altax_here(*args)
         assert done.returncode == 2 and said in done.stderr and server.url in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
         assert SECRET not in done.stdout + done.stderr
+    server.script = [("echo-key",)]  # once as a real process: nothing else it prints (logs, warnings) shows the key
+    done = subprocess.run([sys.executable, "-m", "alignment_tax", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Bearer [redacted]" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert SECRET not in done.stdout + done.stderr
     assert not [p for p in results.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]

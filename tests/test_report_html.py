@@ -4,8 +4,6 @@ import base64
 import hashlib
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +14,7 @@ from alignment_tax.report.exports import item_outcomes
 from alignment_tax.report.figures import category_figure, decomposition_figure, frontier_figure
 from alignment_tax.report.html import embed_json, refusal_share, render_report
 from alignment_tax.store import Store
+from altax_here import altax_here
 from scripted_run import ITEMS, XSS, scripted_run
 
 SCRIPT = re.compile(r"<script([^>]*)>(.*?)</script>", re.S)
@@ -96,15 +95,15 @@ def test_frontier_chart_needs_tax_and_coverage(tmp_path):
 
 def test_altax_report_writes_the_page(tmp_path):
     settings, output = scripted_run(tmp_path)
-    args = [sys.executable, "-m", "alignment_tax", "report", "--results-dir", str(settings.results_dir)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    args = ["report", "--results-dir", str(settings.results_dir)]
+    done = altax_here(*args)
     assert done.returncode == 0, done.stderr
     default = settings.results_dir / output.run.run_id / "report.html"
     assert f"report: {default}" in done.stdout.replace("\n", "") and default.stat().st_size > 1_000_000
     out = tmp_path / "elsewhere" / "r.html"
-    done = subprocess.run([*args, output.run.run_id, "--out", str(out)], capture_output=True, text=True, timeout=120)
+    done = altax_here(*args, output.run.run_id, "--out", str(out))
     assert done.returncode == 0 and out.read_text().startswith("<!DOCTYPE html>")
-    missing = subprocess.run([*args, "nope"], capture_output=True, text=True, timeout=120)
+    missing = altax_here(*args, "nope")
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
 
 

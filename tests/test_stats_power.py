@@ -1,14 +1,12 @@
 """Power and sample size: exact McNemar power against a simulation, Connor's formula, and `altax plan`."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from scipy import stats
 
 from alignment_tax.analysis.power import connor_items, items_needed, mcnemar_power
 from alignment_tax.errors import AltaxError
+from altax_here import altax_here as altax
 
 
 @pytest.mark.parametrize(("n", "loss", "gain"), [(200, 0.12, 0.05), (500, 0.08, 0.06), (60, 0.3, 0.1)])
@@ -33,10 +31,6 @@ def test_items_needed_rejects_impossible_inputs():
         items_needed(5, 3)
     with pytest.raises(AltaxError, match="between 0 and 1"):
         items_needed(5, 15, power=1.5)
-
-
-def altax(*args):
-    return subprocess.run([sys.executable, "-m", "alignment_tax", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_power_command():
