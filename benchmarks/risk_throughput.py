@@ -1,13 +1,14 @@
-"""The router's risk scoring of a lone prompt, as the gateway scores it, before and after, side by side in one run.
+"""The router's risk scoring of a lone prompt, as the gateway scores it: torch against ONNX Runtime, side by side.
 
-"Before" is the packaged classifier's path (``RiskClassifier.scores``, which `altax run` and `altax gateway` both
-call) on torch's default threads; "after" is the same path on the gateway's scoring thread (``ROUTING_THREADS``);
-beside them, the encoder's linear layers prepacked for oneDNN (``models.packed``), at 1 and 2 threads, measured and
-not adopted. The bundled core suite's prompts are scored one call each, each prompt under every setting in turn
-(rotating the order) so that load on a shared machine falls on all of them alike: p50/p99 per setting and the
-ratio to before. Verdicts: every prompt of the held-out risk split (and of the suite) scored under each setting,
-the largest score difference from before, each verdict at 0.3/0.5/0.7 that changed, accuracy at 0.5 and AUC; and
-each held-out prompt scored alone against in one batch. Prints a summary and writes
+"Before" is the float32 MiniLM on torch, one thread (the gateway's scoring until the encoder moved to ONNX Runtime);
+"after" is ``RiskClassifier.scores`` itself (what `altax run` and `altax gateway` both call): the exported graph on
+ONNX Runtime, ``ROUTING_THREADS`` intra-op threads. Beside them, each runtime on two threads (not adopted). The
+bundled core suite's prompts are scored one call each, each prompt under every setting in turn (rotating the
+order) so that load on a shared machine falls on all of them alike: p50/p99 per setting, the ratio to before, and
+p50 by the prompt's length in tokens.
+Then every prompt of the held-out risk split and of the suite in one call per setting (as `altax run` scores
+them; its seconds too): the largest score difference from before, each verdict at 0.3/0.5/0.7 that changed,
+accuracy at 0.5 and AUC; and each held-out prompt scored alone against in one batch. Prints a summary and writes
 benchmarks/results/<cpu>/risk_throughput.json.
 
 Usage: python benchmarks/risk_throughput.py [--singles N]
@@ -26,17 +27,16 @@ from machine import machine, write_results
 
 from alignment_tax.embeddings import Encoder
 from alignment_tax.interventions.prompting import item_text
-from alignment_tax.interventions.risk import load_risk_classifier
+from alignment_tax.interventions.risk import ROUTING_THREADS, load_risk_classifier, shared_encoder
 from alignment_tax.interventions.risk_train import DATA_DIR, THRESHOLDS, auc, load_split
-from alignment_tax.models.packed import pack
+from alignment_tax.onnx_encoder import OnnxEncoder
 from alignment_tax.suite.loaders import load_suite
-from alignment_tax.workflows.gateway import ROUTING_THREADS
 
 Score = Callable[[Sequence[str]], np.ndarray]
 
 
 def singles(settings: dict[str, tuple[Score, int]], prompts: list[str]) -> dict[str, list[float]]:
-    """Seconds per prompt scored alone under each setting (scorer, torch threads), settings in rotating order."""
+    """Seconds per prompt scored alone under each setting (scorer, threads), settings in rotating order."""
     times: dict[str, list[float]] = {name: [] for name in settings}
     names = list(settings)
     for i, prompt in enumerate(prompts):
@@ -47,6 +47,17 @@ def singles(settings: dict[str, tuple[Score, int]], prompts: list[str]) -> dict[
             score([prompt])
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def by_tokens(times: dict[str, list[float]], lengths: np.ndarray) -> dict:
+    """p50 per setting over the prompts of each span of token counts (the encoder's cost grows with them)."""
+    out = {}
+    for low in (1, 17, 33, 49):
+        chosen = (lengths >= low) & (lengths <= low + 15)
+        if chosen.any():
+            p50 = {name: 1000 * float(np.median(np.array(t)[chosen])) for name, t in times.items()}
+            out[f"{low}-{low + 15}"] = {"prompts": int(chosen.sum()), "p50_ms": p50}
+    return out
 
 
 def verdicts(before: np.ndarray, after: np.ndarray, labels: np.ndarray | None = None) -> dict:
@@ -66,20 +77,24 @@ def main() -> None:
     args = parser.parse_args()
     classifier = load_risk_classifier()
     meta = classifier.meta
-    packed = Encoder(meta.max_tokens, quantize=meta.quantized)
-    pack(packed.model)
+    torch_encoder = Encoder(meta.max_tokens, quantize=meta.quantized)
+    onnx_two = OnnxEncoder(meta.max_tokens, 2)
+    routed_encoder = shared_encoder(meta.max_tokens, meta.quantized)
 
-    def plain(texts: Sequence[str]) -> np.ndarray:
+    def on_torch(texts: Sequence[str]) -> np.ndarray:
+        return classifier.probabilities(torch_encoder.encode(list(texts)))
+
+    def routed(texts: Sequence[str]) -> np.ndarray:
         return np.array(classifier.scores(texts))
 
-    def prepacked(texts: Sequence[str]) -> np.ndarray:
-        return classifier.probabilities(packed.encode(list(texts)))
+    def on_two(texts: Sequence[str]) -> np.ndarray:
+        return classifier.probabilities(onnx_two.encode(list(texts)))
 
-    default = torch.get_num_threads()
-    settings = {
-        "before": (plain, default),
-        "after": (plain, ROUTING_THREADS),
-        **{f"packed, {t} thread(s)": (prepacked, t) for t in sorted({1, default})},
+    settings = {  # (scorer, threads; torch's are set before each call, ONNX Runtime's are its session's)
+        "before": (on_torch, 1),
+        "torch, 2 threads": (on_torch, 2),
+        "after": (routed, ROUTING_THREADS),
+        "onnxruntime, 2 threads": (on_two, 2),
     }
     suite = list(dict.fromkeys(item_text(item) for item in load_suite("core").items))
     test = load_split(DATA_DIR, "test")
@@ -100,24 +115,31 @@ def main() -> None:
         row["ratio_p50"] = rows["before"]["p50_ms"] / row["p50_ms"]
         row["ratio_p99"] = rows["before"]["p99_ms"] / row["p99_ms"]
     record["singles"] = rows
-    scored = {}
+    lengths = np.array([routed_encoder.tokens([p], "np")["input_ids"].shape[1] for p in suite[: args.singles]])
+    record["singles_by_tokens"] = by_tokens(times, lengths)
+    scored, record["batch_s"] = {}, {}
     for name, (score, threads) in settings.items():
         torch.set_num_threads(threads)
+        start = time.perf_counter()
         scored[name] = (score(held_out), score(suite))
+        record["batch_s"][name] = time.perf_counter() - start
     labelled = {name: verdicts(scored["before"][0], h, labels) for name, (h, _) in scored.items() if name != "before"}
     record["held_out"] = labelled
     record["suite"] = {name: verdicts(scored["before"][1], s) for name, (_, s) in scored.items() if name != "before"}
-    torch.set_num_threads(ROUTING_THREADS)
-    alone = np.array([plain([p])[0] for p in held_out])
-    record["alone_against_batch_max_abs_diff"] = float(np.abs(alone - plain(held_out)).max())
+    alone = np.array([routed([p])[0] for p in held_out])
+    record["alone_against_batch_max_abs_diff"] = float(np.abs(alone - routed(held_out)).max())
 
     info = record["machine"]
     print(f"CPU {info['cpu']} ({info['cores']} cores, {info['cpu_flags']}), load average {record['load_average']}")
     for name, row in rows.items():
         print(
-            f"{name:20s} {settings[name][1]} thread(s), one prompt per call: p50 {row['p50_ms']:6.1f} ms "
-            f"({row['ratio_p50']:.2f}x before), p99 {row['p99_ms']:6.1f} ms ({row['ratio_p99']:.2f}x)"
+            f"{name:22s} {record['threads'][name]} thread(s), one prompt per call: p50 {row['p50_ms']:6.2f} ms "
+            f"({row['ratio_p50']:.2f}x before), p99 {row['p99_ms']:6.1f} ms ({row['ratio_p99']:.2f}x); "
+            f"{len(held_out) + len(suite)} prompts in two calls {record['batch_s'][name]:.1f} s"
         )
+    for span, found in record["singles_by_tokens"].items():
+        p50s = ", ".join(f"{name} {ms:.2f} ms" for name, ms in found["p50_ms"].items())
+        print(f"prompts of {span} tokens ({found['prompts']}), p50: {p50s}")
     for name, found in labelled.items():
         print(
             f"held out, {name}: {found['n']} prompts, max |score - before| {found['max_abs_diff']:.2e}, verdicts "

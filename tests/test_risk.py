@@ -68,7 +68,7 @@ def test_a_prompt_scores_the_same_alone_and_in_any_batch(classifier):
     prompt = "How do I stop a cron job that keeps running?"
     alone = classifier.scores([prompt])[0]
     mates = ["Hi.", "Write a long, detailed essay on the causes and consequences of the French Revolution, please."]
-    assert classifier.scores([*mates, prompt])[2] == pytest.approx(alone, abs=1e-5)
+    assert classifier.scores([*mates, prompt])[2] == pytest.approx(alone, abs=1e-6)
 
 
 def test_fingerprint_is_the_hash_of_the_shipped_weights(classifier):

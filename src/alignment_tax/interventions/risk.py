@@ -22,6 +22,11 @@ RISK_TOKENS = 64
 QUANTIZED = False
 """Full-precision encoder: a prompt's score must not depend on the other prompts in its batch, or a
 routing decision (and so a cached generation) would change with ``--limit`` or the batch size."""
+ROUTING_THREADS = 1
+"""Threads the router's encoder computes a few prompts on (ONNX Runtime's intra-op threads; batches of
+``onnx_encoder.MANY_ROWS`` or more use every core). A lone prompt gains little from a second core, and where other
+work (generation) keeps the cores busy a second thread waits for one or spins on the core generation needs. Scores
+are the same to the bit on 1 and 2 threads."""
 ARRAYS = ("weight", "mean", "scale")
 
 
@@ -95,11 +100,16 @@ class RiskClassifier:
 
 
 @functools.cache
-def shared_encoder(max_tokens: int = RISK_TOKENS, quantized: bool = QUANTIZED):  # -> embeddings.Encoder
-    """One encoder per process and setting: loading takes about a second."""
-    from alignment_tax.embeddings import Encoder
+def shared_encoder(max_tokens: int = RISK_TOKENS, quantized: bool = QUANTIZED):  # -> embeddings.Openings
+    """One encoder per process and setting: full precision on ONNX Runtime (the graph exported once into the user
+    cache), int8 (classifiers trained before the router went full precision) on torch."""
+    if quantized:
+        from alignment_tax.embeddings import Encoder
 
-    return Encoder(max_tokens=max_tokens, quantize=quantized)
+        return Encoder(max_tokens=max_tokens, quantize=True)
+    from alignment_tax.onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder(max_tokens, ROUTING_THREADS)
 
 
 def known_classifiers() -> list[str]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 from alignment_tax.configs.schema import Configuration, Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.interventions.prompting import configure_messages
+from alignment_tax.interventions.risk import ROUTING_THREADS
 from alignment_tax.interventions.routing import RiskScorer, backend_key, guarded, plain, variants
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, get_detector
 from alignment_tax.judge.refusal import provider_verdict
@@ -29,17 +30,14 @@ if TYPE_CHECKING:
 
 UPSTREAM = "openai"
 """The scheme of upstream servers: the gateway forwards to them and cannot steer them."""
-ROUTING_THREADS = 1
-"""Torch threads of the thread that scores risk. A lone prompt's matmuls gain little from a second core, and where
-other work (generation) keeps the cores busy a second thread waits for one: on a loaded 2-core AMD EPYC (Zen 4),
-p50 16 against 12 ms on two threads, p99 34 against 221 ms (``benchmarks/risk_throughput.py``); the scores are
-the same to the bit."""
 
 
 def _routing_thread() -> None:
     import torch
 
-    torch.set_num_threads(ROUTING_THREADS)  # this thread's own setting: generation keeps its threads
+    # the router's encoder runs on ONNX Runtime with its own ROUTING_THREADS; an int8 classifier's runs on torch,
+    # pinned here alike (this thread's own setting: generation keeps its threads)
+    torch.set_num_threads(ROUTING_THREADS)
 
 
 class Unavailable(Exception):
