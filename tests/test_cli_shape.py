@@ -39,6 +39,16 @@ def test_steer_extract_refuses_an_unknown_method_before_loading_a_model():
     assert result.exit_code == 2 and "unknown method 'nope'; choose one of caa, mean-diff" in result.output
 
 
+def test_steer_sweep_refuses_a_bad_mode_or_a_missing_direction_before_loading_a_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALTAX_CACHE_DIR", str(tmp_path))
+    common = ["steer", "sweep", "--layers", "8", "--results-dir", str(tmp_path / "results")]
+    mode = CliRunner().invoke(app, [*common, "--mode", "twist"])
+    assert mode.exit_code == 2 and "--mode must be add or ablate, not 'twist'" in mode.output
+    missing = CliRunner().invoke(app, [*common, "--direction", "nope"])
+    assert missing.exit_code == 2 and "no steering direction 'nope'" in missing.output
+    assert not (tmp_path / "results").exists()
+
+
 def test_serve_needs_the_key_variable_it_names(monkeypatch):
     monkeypatch.delenv("ALTAX_TEST_UNSET_KEY", raising=False)
     result = CliRunner().invoke(app, ["serve", "builtin:x", "--api-key-env", "ALTAX_TEST_UNSET_KEY"])
