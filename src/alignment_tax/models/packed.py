@@ -14,35 +14,32 @@ import torch
 
 
 class PackedLinear(torch.nn.Module):
-    """An ``nn.Linear`` for inference, its weight and bias held in oneDNN's layout. A weight tied to another
+    """An ``nn.Linear`` for inference, its weight reordered once into oneDNN's blocked layout. A weight tied to another
     module (a language-model head tied to the input embeddings) keeps its dense tensor too, so that unpacking
     restores the tie; that tensor is the embeddings' own, so it costs no memory."""
 
     def __init__(self, linear: torch.nn.Linear, tied: bool = False):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.has_bias = linear.bias is not None
         self.tied_weight = linear.weight if tied else None
         with torch.no_grad():
-            self.packed_weight = linear.weight.detach().to_mkldnn()
-            bias = linear.bias.detach() if self.has_bias else linear.weight.new_zeros(self.out_features)
-            self.packed_bias = bias.to_mkldnn()
+            self.packed_weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach())
+            self.bias = linear.bias.detach().clone() if linear.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features).contiguous().to_mkldnn()
-        out = torch._C._nn.mkldnn_linear(flat, self.packed_weight, self.packed_bias).to_dense()
-        return out.reshape(*x.shape[:-1], self.out_features)
+        # Dense input and output: no conversion to and from oneDNN's tensor type around each call.
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, "none", [], "")
 
     def to_linear(self) -> torch.nn.Linear:
         """The plain layer again (with the tied weight itself where there was one)."""
-        linear = torch.nn.Linear(self.in_features, self.out_features, bias=self.has_bias)
+        linear = torch.nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
         with torch.no_grad():
             if self.tied_weight is not None:
                 linear.weight = self.tied_weight
             else:
                 linear.weight.copy_(self.packed_weight.to_dense())
-            if self.has_bias:
-                linear.bias.copy_(self.packed_bias.to_dense())
+            if self.bias is not None:
+                linear.bias.copy_(self.bias)
         return linear
 
 
