@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,28 +28,14 @@ def exported_model() -> Path:
 
     Safe when several processes start at once: one exports under a file lock into a temporary file and renames it
     into place; the others wait and reuse it. A process killed mid-export leaves no file that looks finished."""
-    from alignment_tax.models.builtin import cache_root
+    from alignment_tax.models.builtin import build_once, cache_root
 
     folder = packaged_model_dir()
     weights = folder / "model.safetensors"
     version = importlib.metadata.version(MODEL_DIST)
     encoders = cache_root() / "encoders"
     target = encoders / f"{MODEL_DIST}-{version}-{weights.stat().st_size}-onnx{EXPORT_FORMAT}.onnx"
-    if target.is_file():
-        return target
-    try:
-        encoders.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=encoders):
-            pass
-    except OSError as error:
-        raise AltaxError(
-            f"cache directory {encoders} is not writable ({error.strerror}); set ALTAX_CACHE_DIR to a writable folder"
-        ) from None
-    from filelock import FileLock
-
-    with FileLock(str(target) + ".lock"):
-        if not target.is_file():
-            _export(folder, target)
+    build_once(encoders, target, target, lambda path: _export(folder, path))
     return target
 
 

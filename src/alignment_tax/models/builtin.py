@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,26 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("alignment-tax"))
 
 
+def build_once(folder: Path, target: Path, done: Path, build: Callable[[Path], None]) -> None:
+    """Run ``build(target)`` unless ``done`` exists, in a cache ``folder`` checked writable first (one error naming
+    ``ALTAX_CACHE_DIR`` if not), under a file lock so that processes starting at once build it once."""
+    if done.exists():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise AltaxError(
+            f"cache directory {folder} is not writable ({error.strerror}); set ALTAX_CACHE_DIR to a writable folder"
+        ) from None
+    from filelock import FileLock
+
+    with FileLock(str(target) + ".lock"):
+        if not done.exists():
+            build(target)
+
+
 def locate_gguf(name: str) -> tuple[Path, str]:
     """Path of the builtin model's GGUF file and its distribution version."""
     model = BUILTINS.get(name)
@@ -78,21 +99,7 @@ def prepare(name: str) -> tuple[Path, str]:
     models = cache_root() / "models"
     target = models / f"{name}-{version}-{gguf.stat().st_size}"
     meta = target / "altax-meta.json"
-    if meta.is_file():
-        return target, json.loads(meta.read_text())["gguf_sha256"]
-    try:
-        models.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=models):
-            pass
-    except OSError as error:
-        raise AltaxError(
-            f"cache directory {models} is not writable ({error.strerror}); set ALTAX_CACHE_DIR to a writable folder"
-        ) from None
-    from filelock import FileLock
-
-    with FileLock(str(target) + ".lock"):
-        if not meta.is_file():
-            _convert(gguf, target)
+    build_once(models, target, meta, lambda folder: _convert(gguf, folder))
     return target, json.loads(meta.read_text())["gguf_sha256"]
 
 
