@@ -166,7 +166,7 @@ class HFBackend:
         model = self.model
         prompts = self.tokenizer([r.prompt for r in requests], add_special_tokens=not self._template)["input_ids"]
         window = max((len(s) for s in first.stop), default=0) + 8
-        pieces = [TextPieces(first.stop) for _ in requests]
+        pieces = [TextPieces(first.stop) for _ in requests] if on_text is not None else []
 
         def is_stopped(tokens: list[int]) -> bool:
             tail = self.tokenizer.decode(tokens[-window:], skip_special_tokens=True)
