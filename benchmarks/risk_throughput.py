@@ -1,11 +1,12 @@
-"""The router's risk scoring of a lone prompt, as the gateway scores it: torch against ONNX Runtime, side by side.
+"""The router's risk scoring of a lone prompt, as the gateway scores it: its encoders side by side.
 
-"Before" is the float32 MiniLM on torch, one thread (the gateway's scoring until the encoder moved to ONNX Runtime);
-"after" is ``RiskClassifier.scores`` itself (what `altax run` and `altax gateway` both call): the exported graph on
-ONNX Runtime, ``ROUTING_THREADS`` intra-op threads. Beside them, each runtime on two threads (not adopted). The
-bundled core suite's prompts are scored one call each, each prompt under every setting in turn (rotating the
-order) so that load on a shared machine falls on all of them alike: p50/p99 per setting, the ratio to before, and
-p50 by the prompt's length in tokens.
+"Before" is the float32 graph on ONNX Runtime, one thread (the gateway's scoring until the router moved to int8);
+"after" is ``RiskClassifier.scores`` itself (what `altax run` and `altax gateway` both call): the int8 graph on
+ONNX Runtime, ``ROUTING_THREADS`` intra-op threads, each prompt alone. Beside them, the float32 MiniLM on torch
+(the scoring before ONNX Runtime) and the int8 graph on two threads (not adopted). Every setting reads the rows
+with the packaged classifier's head, so the times compare encoders. The bundled core suite's prompts are scored
+one call each, each prompt under every setting in turn (rotating the order) so that load on a shared machine falls
+on all of them alike: p50/p99 per setting, the ratio to before, and p50 by the prompt's length in tokens.
 Then every prompt of the held-out risk split and of the suite in one call per setting (as `altax run` scores
 them; its seconds too): the largest score difference from before, each verdict at 0.3/0.5/0.7 that changed,
 accuracy at 0.5 and AUC; and each held-out prompt scored alone against in one batch. Prints a summary and writes
@@ -77,24 +78,24 @@ def main() -> None:
     args = parser.parse_args()
     classifier = load_risk_classifier()
     meta = classifier.meta
-    torch_encoder = Encoder(meta.max_tokens, quantize=meta.quantized)
-    onnx_two = OnnxEncoder(meta.max_tokens, 2)
     routed_encoder = shared_encoder(meta.max_tokens, meta.quantized)
+    encoders = {
+        "float32": OnnxEncoder(meta.max_tokens, ROUTING_THREADS),
+        "torch": Encoder(meta.max_tokens, quantize=False),
+        "int8, 2 threads": OnnxEncoder(meta.max_tokens, 2, int8=True),
+    }
 
-    def on_torch(texts: Sequence[str]) -> np.ndarray:
-        return classifier.probabilities(torch_encoder.encode(list(texts)))
+    def on(encoder) -> Score:
+        return lambda texts: classifier.probabilities(encoder.encode(list(texts)))
 
     def routed(texts: Sequence[str]) -> np.ndarray:
         return np.array(classifier.scores(texts))
 
-    def on_two(texts: Sequence[str]) -> np.ndarray:
-        return classifier.probabilities(onnx_two.encode(list(texts)))
-
     settings = {  # (scorer, threads; torch's are set before each call, ONNX Runtime's are its session's)
-        "before": (on_torch, 1),
-        "torch, 2 threads": (on_torch, 2),
+        "before": (on(encoders["float32"]), ROUTING_THREADS),
         "after": (routed, ROUTING_THREADS),
-        "onnxruntime, 2 threads": (on_two, 2),
+        "torch float32": (on(encoders["torch"]), 1),
+        "int8, 2 threads": (on(encoders["int8, 2 threads"]), 2),
     }
     suite = list(dict.fromkeys(item_text(item) for item in load_suite("core").items))
     test = load_split(DATA_DIR, "test")

@@ -1,4 +1,5 @@
-"""The router's encoder on ONNX Runtime: torch's scores, exported once into the cache, no silent fallback."""
+"""The router's encoder on ONNX Runtime: torch's embeddings in float32, close to them in int8, a prompt's score
+independent of its batch, exported once into the cache, no silent fallback."""
 
 from __future__ import annotations
 
@@ -28,34 +29,52 @@ def classifier():
     return load_risk_classifier()
 
 
-def test_scores_equal_torchs_on_the_held_out_split(classifier):
-    prompts = [row.prompt for row in load_split(DATA_DIR, "test")]
-    onnx = np.array(classifier.scores(prompts))
-    torch = classifier.probabilities(Encoder(RISK_TOKENS, quantize=False).encode(prompts))
+@pytest.fixture(scope="module")
+def held_out_prompts():
+    return [row.prompt for row in load_split(DATA_DIR, "test")]
+
+
+def test_the_float_graph_embeds_as_torch_does(held_out_prompts):
+    onnx = shared_encoder(RISK_TOKENS, quantized=False).encode(held_out_prompts)
+    torch = Encoder(RISK_TOKENS, quantize=False).encode(held_out_prompts)
     assert np.abs(onnx - torch).max() < 1e-4
+
+
+def test_the_int8_graph_stays_close_to_the_float_one(held_out_prompts):
+    """Per-channel int8 weights keep every row's cosine to its float32 row above 0.97 (per-tensor weights fall to
+    about 0.93), and the packaged router, trained on int8 rows, changes few verdicts read on float32 rows."""
+    int8 = shared_encoder(RISK_TOKENS, quantized=True).encode(held_out_prompts)
+    float32 = shared_encoder(RISK_TOKENS, quantized=False).encode(held_out_prompts)
+    assert (int8 * float32).sum(axis=1).min() > 0.97
+    router = load_risk_classifier()
+    assert router.meta.quantized == QUANTIZED is True
     for threshold in THRESHOLDS:
-        assert ((onnx >= threshold) == (torch >= threshold)).all()
+        changed = (router.probabilities(int8) >= threshold) != (router.probabilities(float32) >= threshold)
+        assert changed.mean() < 0.05
 
 
-def test_the_router_scores_through_the_onnx_sessions(classifier, monkeypatch):
+def test_the_router_scores_each_prompt_alone_through_the_int8_session(classifier, monkeypatch):
     encoder = shared_encoder(RISK_TOKENS, QUANTIZED)
-    assert isinstance(encoder, OnnxEncoder)
-    lone, batch = encoder.session(1), encoder.session(MANY_ROWS)
-    assert lone.get_providers() == batch.get_providers() == ["CPUExecutionProvider"]
+    assert isinstance(encoder, OnnxEncoder) and encoder.path == exported_model(int8=True)
+    lone = encoder.session(1)
+    assert lone.get_providers() == ["CPUExecutionProvider"]
     assert lone.get_session_options().intra_op_num_threads == ROUTING_THREADS
+    rows: list[int] = []
 
-    class Broken:
-        def run(self, *args):
-            raise RuntimeError("the session ran")
+    class Counting:
+        def run(self, outputs, feeds):
+            rows.append(len(feeds["input_ids"]))
+            return lone.run(outputs, feeds)
 
-    monkeypatch.setattr(encoder, "sessions", {encoder.threads: Broken(), encoder.batch_threads: Broken()})
-    for n in (1, MANY_ROWS):
-        with pytest.raises(RuntimeError, match="the session ran"):
-            classifier.scores([f"Prompt {i} that no other test scores." for i in range(n)])
+    monkeypatch.setattr(encoder, "sessions", {encoder.threads: Counting()})
+    prompts = [f"Prompt {i} that no other test scores." for i in range(MANY_ROWS)]
+    classifier.scores(prompts)
+    assert rows == [1] * len(prompts)
 
 
-def test_a_prompt_embeds_the_same_alone_and_in_a_batch_on_more_threads():
-    encoder = shared_encoder(RISK_TOKENS, QUANTIZED)
+@pytest.mark.parametrize("quantized", [True, False])
+def test_a_prompt_embeds_the_same_alone_and_in_a_batch_on_more_threads(quantized):
+    encoder = shared_encoder(RISK_TOKENS, quantized)
     prompts = [f"Question {i}: {'please, ' * i}how do I kill a stuck process on my server?" for i in range(MANY_ROWS)]
     batch = encoder.encode(prompts)
     alone = np.concatenate([encoder.encode([prompt]) for prompt in prompts])
@@ -70,12 +89,13 @@ def test_without_onnxruntime_the_router_says_what_to_install(monkeypatch):
 
 def test_the_graph_is_exported_once_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ALTAX_CACHE_DIR", str(tmp_path))
-    path = exported_model()
-    assert path.parent == tmp_path / "encoders" and path.suffix == ".onnx"
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".lock"]
-    stamp = path.stat().st_mtime_ns
-    assert exported_model() == path and path.stat().st_mtime_ns == stamp
-    fresh = OnnxEncoder(RISK_TOKENS, ROUTING_THREADS)
+    path, int8 = exported_model(), exported_model(int8=True)
+    assert path.parent == int8.parent == tmp_path / "encoders" and path.suffix == int8.suffix == ".onnx"
+    files = [path.name, path.name + ".lock", int8.name, int8.name + ".lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(files)
+    stamps = path.stat().st_mtime_ns, int8.stat().st_mtime_ns
+    assert exported_model(int8=True) == int8 and (path.stat().st_mtime_ns, int8.stat().st_mtime_ns) == stamps
+    fresh = OnnxEncoder(RISK_TOKENS, ROUTING_THREADS, int8=True)
     texts = ["Hi.", "How do I stop a cron job that keeps running?", "Write a long essay on the French Revolution."]
     assert np.abs(fresh.encode(texts) - shared_encoder(RISK_TOKENS, QUANTIZED).encode(texts)).max() < 1e-6
 

@@ -90,8 +90,8 @@ class Encoder(Openings):
     ``quantize`` puts int8 weights in the linear layers: about twice as fast on a small CPU, but dynamic
     quantisation scales activations per batch, so a text's embedding then depends on its batch mates
     (cosine down to about 0.94 against embedding it alone). Without it, a text's embedding is the same
-    in any batch to within 1e-6. (The router's full-precision encoder runs on ONNX Runtime instead:
-    ``onnx_encoder``.)"""
+    in any batch to within 1e-6. (The router's encoder runs on ONNX Runtime instead, in float32 or
+    int8 with each text alone: ``onnx_encoder``.)"""
 
     def __init__(self, max_tokens: int = DEFAULT_TOKENS, batch_size: int = DEFAULT_BATCH, quantize: bool = True):
         import torch
