@@ -110,7 +110,8 @@ def served_configs(experiment: Experiment, names: Sequence[str]) -> list[Configu
 class RiskBatches:
     """Risk scores of concurrent prompts computed together: prompts that arrive while a batch is being scored
     form the next batch, so a busy gateway pays the encoder's per-call cost once per batch, and an idle one waits
-    for nobody. A prompt's score does not depend on its batch mates (the router's encoder is full precision)."""
+    for nobody (a float32 encoder's per-call cost; the int8 one runs each prompt alone). A prompt's score does not
+    depend on its batch mates."""
 
     def __init__(self, scorer: RiskScorer, executor: ThreadPoolExecutor):
         self.scorer, self.executor = scorer, executor
