@@ -67,6 +67,10 @@ def test_debug_shows_the_traceback(tmp_path):
             'reference = "a"\nsuite = "missing.jsonl"\n[[configs]]\nname = "a"\nmodel = "hf:x"\n',
             "suite file not found",
         ),
+        (
+            'reference = "a"\n[decoding.max_new_tokens]\ncod = 9\n[[configs]]\nname = "a"\nmodel = "hf:x"\n',
+            "name no category of suite core: 'cod' (did you mean 'code'?)",
+        ),
     ],
 )
 def test_run_rejects_bad_experiments_in_one_line(tmp_path, experiment, message):

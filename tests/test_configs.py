@@ -141,6 +141,12 @@ def test_decoding_caps_and_stop_strings_per_category():
     assert decoding.stop_for("code") == ("\n\n", "```\n")
 
 
+def test_decoding_names_the_keys_that_are_no_category():
+    decoding = Decoding(max_new_tokens={"*": 32, "cod": 8, "legal": 64}, stop={"creative-writing": ["\n\n"]})
+    assert decoding.unknown_categories(["math", "code"]) == ["cod", "creative-writing", "legal"]
+    assert decoding.unknown_categories(["legal"]) == ["cod", "creative-writing"]
+
+
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].joinpath("experiments").glob("*.toml")), ids=str)
 def test_shipped_experiment_files_load(path):
     experiment = load_experiment(path)

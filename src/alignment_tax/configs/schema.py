@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -70,6 +71,12 @@ class Decoding(BaseModel):
     def stop_for(self, category: str) -> tuple[str, ...]:
         """Stop strings for one category: those for every category, then its own."""
         return tuple(dict.fromkeys([*self.stop.get("*", []), *self.stop.get(category, [])]))
+
+    def unknown_categories(self, categories: Iterable[str]) -> list[str]:
+        """Keys of ``max_new_tokens`` and ``stop`` that name no category: neither one of ``categories`` (a suite's)
+        nor a built-in one. Such a key would silently change nothing (a misspelt ``"cod"``)."""
+        known = {"*", *CAPABILITY_CATEGORIES, *DEFAULT_MAX_NEW_TOKENS, *categories}
+        return sorted({*self.max_new_tokens, *self.stop} - known)
 
 
 DEFAULT_MAX_NEW_TOKENS = {c: 48 for c in CAPABILITY_CATEGORIES} | {

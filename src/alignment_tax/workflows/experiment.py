@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 
 from alignment_tax.analysis.adaptive import adaptive_status, draw_order, looks
@@ -16,7 +17,7 @@ from alignment_tax.analysis.aggregates import load_workload
 from alignment_tax.analysis.results import Results, summarize
 from alignment_tax.analysis.routing import route_summary
 from alignment_tax.analysis.rows import CLUSTERS, Cluster
-from alignment_tax.configs.schema import Experiment
+from alignment_tax.configs.schema import Decoding, Experiment
 from alignment_tax.errors import AltaxError
 from alignment_tax.files import write_text
 from alignment_tax.judge.detectors import DEFAULT_DETECTOR, check_detector
@@ -31,7 +32,7 @@ from alignment_tax.run.executors import open_executor
 from alignment_tax.run.owner import hold
 from alignment_tax.run.planner import plan
 from alignment_tax.store import Store
-from alignment_tax.suite.loaders import load_suite
+from alignment_tax.suite.loaders import Suite, load_suite
 from alignment_tax.suite.sampling import stratified_sample
 from alignment_tax.suite.schema import Item
 from alignment_tax.workflows.ids import new_id
@@ -101,6 +102,21 @@ def _check_settings(settings: Settings) -> None:
         load_workload(settings.workload)
 
 
+def _check_decoding(decoding: Decoding, suite: Suite) -> None:
+    """Fail on a length cap or stop list keyed by a category that neither the suite nor the built-ins know."""
+    unknown = decoding.unknown_categories(item.category for item in suite.items)
+    if unknown:
+        known = sorted({item.category for item in suite.items})
+        hints = [
+            f"{key!r} (did you mean {close[0]!r}?)" if (close := get_close_matches(key, known, 1)) else repr(key)
+            for key in unknown
+        ]
+        raise AltaxError(
+            f"decoding.max_new_tokens / decoding.stop name no category of suite {suite.name}: {', '.join(hints)}; "
+            f"its categories: {', '.join(known)} (or '*' for all)"
+        )
+
+
 def run_experiment(experiment: Experiment, settings: Settings, progress: StageProgress | None = None) -> RunOutput:
     """Run every configuration over the suite (reusing cached generations), judge, analyse, write results.
 
@@ -111,6 +127,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
     items, stops = _draw(experiment, chosen)
     for config in experiment.configs:
         parse_spec(config.model)
+    _check_decoding(experiment.decoding, suite)
     check_detector(settings.detector)
     _check_settings(settings)
     with open_executor(settings.executor) as execute, Store(settings.store_path) as store, ExitStack() as running:
