@@ -21,3 +21,18 @@ def test_rejudging_uses_the_item_hashes_recorded_with_the_run(tmp_path):
         assert judge_run(store, run_id, "lexical") == 0  # nothing left to judge
     finally:
         store.close()
+
+
+def test_the_judge_stage_reports_progress_as_it_judges(tmp_path):
+    settings, output = scripted_run(tmp_path)
+    started: list[tuple[str, int]] = []
+    advanced: list[int] = []
+
+    def start(stage: str, total: int):
+        started.append((stage, total))
+        return advanced.append
+
+    with Store(settings.store_path) as store:
+        judged = judge_run(store, output.run.run_id, "lexical", rejudge=True, progress=start)
+    assert started == [("judge", judged)]
+    assert len(advanced) > 1 and sum(advanced) == judged

@@ -72,3 +72,40 @@ def test_judge_many_uses_one_batch():
 def test_judge_many_needs_one_answer_per_item():
     with pytest.raises(AltaxError):
         judge_many([CAP], [], LexicalDetector())
+
+
+CODE = Item(
+    id="k1",
+    category="code",
+    prompt="Write f(x), x squared.",
+    reference={"scorer": "code", "entry_point": "f", "tests": "assert f(3) == 9", "timeout_s": 3},
+)
+ANSWERS = [
+    "def f(x):\n    return x * x",
+    "def f(x):\n    return x + 1",
+    "import time\n\ndef f(x):\n    time.sleep(60)",
+    "```python\nimport time\n\ndef f(x):\n    time.sleep(0.1)\n    return x ** 2\n```",
+    "def g(x):\n    return x * x",
+    "def f(x):\n    return x * x",
+    "def f(x) return x",
+]
+
+
+def test_code_answers_judged_together_match_them_judged_one_at_a_time():
+    together = judge_many([CODE] * len(ANSWERS), ANSWERS, LexicalDetector())
+    alone = [judge_many([CODE], [text], LexicalDetector())[0] for text in ANSWERS]
+    assert together == alone
+    assert [j.correct for j in together] == [True, False, False, True, False, True, False]
+    assert "timed out" in together[2].detail and "f is not defined" in together[4].detail
+
+
+def test_an_answer_repeated_for_the_same_item_is_run_once(monkeypatch: pytest.MonkeyPatch):
+    from alignment_tax.judge import scorers
+
+    run = scorers.run_python
+    ran: list[str] = []
+    monkeypatch.setattr(scorers, "run_python", lambda code, **kw: ran.append(code) or run(code, **kw))
+    twice = Item(id="k2", category="code", prompt="Write f.", reference={**CODE.reference.model_dump(), "tests": ""})
+    judged = judge_many([CODE, CODE, twice, CODE], [ANSWERS[0], ANSWERS[1], ANSWERS[0], ANSWERS[0]], LexicalDetector())
+    assert [j.correct for j in judged] == [True, False, True, True]
+    assert sorted(ran) == sorted([ANSWERS[0], ANSWERS[1], ANSWERS[0]])  # k1's first answer once, k2's once

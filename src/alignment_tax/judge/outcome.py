@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.degenerate import is_degenerate
 from alignment_tax.judge.refusal import RefusalDetector, RefusalVerdict, provider_verdict
+from alignment_tax.judge.sandbox import CONCURRENT_RUNS
 from alignment_tax.judge.scorers import Score, score
 from alignment_tax.models.base import OVER_CONTEXT
 from alignment_tax.records import Outcome
 from alignment_tax.suite.schema import Item
+
+_UNRUN = "not generated: the prompt and max_new_tokens exceed the model's context"
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,16 @@ def judge_many(
     detector: RefusalDetector,
     finish_reasons: Sequence[str | None] | None = None,
     given: Sequence[Score | None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Judgment]:
     """Judge answers in order. A provider signal (a content-filter stop) is a refusal even when the
     text is empty; an answer never generated because it would not fit the model's context is degenerate;
     the detector classifies the other answers in one batch. ``given`` holds the harness scores of imported
-    answers (None for the others)."""
+    answers (None for the others).
+
+    Answers are then judged on :data:`CONCURRENT_RUNS` threads (code answers wait for their sandboxes side by
+    side), an answer repeated for the same item with the same verdict and score once; ``progress(n)`` is told
+    of each answer judged, in order."""
     reasons = list(finish_reasons) if finish_reasons is not None else [None] * len(texts)
     scores = list(given) if given is not None else [None] * len(texts)
     if not len(items) == len(texts) == len(reasons) == len(scores):
@@ -74,12 +83,33 @@ def judge_many(
     signals = [provider_verdict(reason) for reason in reasons]
     rest = [i for i, signal in enumerate(signals) if signal is None]
     found = iter(detector.classify([(items[i].prompt, texts[i]) for i in rest]) if rest else [])
-    judged = [
-        judge(item, text, next(found), known) if signal is None else _decided(item, text, signal.label, signal, known)
-        for item, text, signal, known in zip(items, texts, signals, scores, strict=True)
+    verdicts = [next(found) if signal is None else signal for signal in signals]
+    keys = [
+        (item.model_dump_json(), text, reason, verdict, known)
+        for item, text, reason, verdict, known in zip(items, texts, reasons, verdicts, scores, strict=True)
     ]
-    unrun = "not generated: the prompt and max_new_tokens exceed the model's context"
-    return [
-        Judgment("degenerate", False, j.refusal, unrun) if reason == OVER_CONTEXT else j
-        for j, reason in zip(judged, reasons, strict=True)
-    ]
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    pool = ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="judge")
+    try:
+        runs = {
+            key: pool.submit(_judge_one, items[i], texts[i], reasons[i], verdicts[i], scores[i])
+            for key, i in first.items()
+        }
+        judged = []
+        for key in keys:
+            judged.append(runs[key].result())
+            if progress:
+                progress(1)
+        return judged
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _judge_one(item: Item, text: str, reason: str | None, verdict: RefusalVerdict, given: Score | None) -> Judgment:
+    if provider_verdict(reason) is None:
+        judged = judge(item, text, verdict, given)
+    else:
+        judged = _decided(item, text, verdict.label, verdict, given)
+    return Judgment("degenerate", False, judged.refusal, _UNRUN) if reason == OVER_CONTEXT else judged

@@ -13,12 +13,12 @@ import logging
 import marshal
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -27,14 +27,18 @@ from typing import BinaryIO
 from alignment_tax.errors import AltaxError
 from alignment_tax.judge.sandbox_isolation import ENV, PYTHON_FLAGS, Isolation, bubblewrap, fallbacks
 
-_MAX_FILE_BYTES = 8 * 1024 * 1024
-_MAX_OPEN_FILES = 64
 _TAIL_BYTES = 4096
 _MARK = "altax-sandbox"
 _BOOT = 'import marshal,sys;exec(compile(marshal.load(sys.stdin.buffer),"altax-sandbox-harness","exec"))'
 _PROBE = "import os\nassert os.getuid() != 0 and not os.path.exists('/etc')"
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _MIN_SECRET_CHARS = 6
+
+CONCURRENT_RUNS = min(8, 2 * (os.cpu_count() or 1))
+"""Sandboxes the judge stage runs at once, each under its own limits: two per CPU (a run spends part of its time
+waiting on the kernel to build and tear down its namespaces; more would only slow each run towards its wall-clock
+timeout), at most 8."""
+_PROBING = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +49,6 @@ class SandboxResult:
 
     passed: bool
     reason: str
-
-
-def _limits(memory_mb: int, cpu_s: int) -> None:
-    """preexec_fn: the per-process limits every process of the sandbox inherits."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES,) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_OPEN_FILES,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 @functools.cache
@@ -115,10 +110,11 @@ def _run(iso: Isolation, code: str, tests: str, entry_point: str, timeout_s: flo
         "verdict_fd": verdict_w,
         "max_procs": iso.max_procs or 0,
         "memory_mb": memory_mb,
+        "cpu_s": int(timeout_s) + 1,
     }
     argv = [*iso.wrapper, sys.executable, *PYTHON_FLAGS, "-c", _BOOT, _MARK]
     with open(verdict_r, "rb", buffering=0) as verdicts, _workdir(iso) as cwd, tempfile.TemporaryFile() as err:
-        try:
+        try:  # no preexec_fn (the harness sets the limits), so the child is started by vfork, not a copying fork
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
@@ -128,20 +124,28 @@ def _run(iso: Isolation, code: str, tests: str, entry_point: str, timeout_s: flo
                 stderr=err,
                 pass_fds=(verdict_w,),
                 start_new_session=True,
-                preexec_fn=functools.partial(_limits, memory_mb, int(timeout_s) + 1),
             )
         except OSError as exc:
             return SandboxResult(False, f"the sandbox could not start: {exc}")
         finally:
             os.close(verdict_w)
+        killed = threading.Event()
+
+        def expire() -> None:
+            killed.set()
+            _kill_group(proc)
+
+        # A timer kills the group at the timeout, so the wait blocks instead of polling (Popen.wait with a timeout
+        # sleeps in steps of up to 50 ms, most of a run's time).
+        timer = threading.Timer(timeout_s, expire)
+        timer.start()
         try:
-            proc.communicate(marshal.dumps(_harness_source()) + marshal.dumps(job), timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-            return SandboxResult(False, f"timed out after {timeout_s:g}s")
+            proc.communicate(marshal.dumps(_harness_source()) + marshal.dumps(job))
         finally:
+            timer.cancel()
             _kill_group(proc)
+        if killed.is_set() and proc.returncode == -signal.SIGKILL:
+            return SandboxResult(False, f"timed out after {timeout_s:g}s")
         verdict = _read_verdict(verdicts.fileno())
         return SandboxResult(*verdict) if verdict else SandboxResult(False, _failure(proc.returncode, _tail(err)))
 
@@ -170,9 +174,15 @@ def isolation() -> Isolation:
     )
 
 
+def _isolation() -> Isolation:
+    """``isolation()``, probed by the first of concurrent runs while the others wait for its answer."""
+    with _PROBING:
+        return isolation()
+
+
 def weaker_sandbox() -> str | None:
     """None when generated code runs under bubblewrap; otherwise what the fallback in use does not block."""
-    return isolation().weaker
+    return _isolation().weaker
 
 
 def redact(text: str) -> str:
@@ -189,6 +199,7 @@ def run_python(
     """Load ``code`` in the sandbox, check it defines ``entry_point``, then run ``tests`` (trusted code) against it.
 
     The tests call the code's functions through the sandbox with plain data (numbers, strings, bytes, containers);
-    passed means the code loaded and the tests ran to their end. The reason never carries a secret of ours."""
-    result = _run(isolation(), code, tests, entry_point, timeout_s, memory_mb)
+    passed means the code loaded and the tests ran to their end. The reason never carries a secret of ours.
+    Safe to call from several threads at once: each call is its own sandbox, under its own limits."""
+    result = _run(_isolation(), code, tests, entry_point, timeout_s, memory_mb)
     return SandboxResult(result.passed, redact(result.reason))

@@ -29,6 +29,8 @@ _PR_SET_DUMPABLE = 4
 _PROCESS_CALLS = ("fork", "forkpty", "system", "popen", "posix_spawn", "posix_spawnp", "kill", "killpg", "setsid")
 _NETWORK_CALLS = ("create_connection", "create_server", "socketpair", "fromfd", "getaddrinfo", "gethostbyname")
 _REASON_CHARS = 2000
+_MAX_FILE_BYTES = 8 * 1024 * 1024
+_MAX_OPEN_FILES = 64
 
 
 class SolutionGone(Exception):
@@ -262,8 +264,19 @@ def _judge(job: dict, worker: Worker) -> tuple[bool, str]:
     return True, "ok"
 
 
+def _limit(job: dict) -> None:
+    """The per-process limits the worker inherits, set before it starts (here, not in the parent: a parent that
+    sets limits between fork and exec cannot use vfork, and forking a process holding a model costs 0.1 s)."""
+    resource.setrlimit(resource.RLIMIT_AS, (job["memory_mb"] * 1024 * 1024,) * 2)
+    resource.setrlimit(resource.RLIMIT_CPU, (job["cpu_s"], job["cpu_s"] + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_OPEN_FILES,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main() -> None:
     job = marshal.load(sys.stdin.buffer)
+    _limit(job)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")

@@ -37,10 +37,11 @@ def judge_run(
     detector: str = DEFAULT_DETECTOR,
     *,
     rejudge: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> int:
     """Judge every generated answer of a run not yet judged by ``detector``; returns how many were judged.
-    Imported answers keep their harness's score; the detector decides whether they refused."""
+    Imported answers keep their harness's score; the detector decides whether they refused. ``progress`` is
+    ``start(stage, total) -> advance(n)`` (``report.progress``): the stage ``judge`` advances as answers are judged."""
     name = judge_name(detector)
     items = {item.id: item for item in store.run_items(run_id)}
     hashes = store.run_item_hashes(run_id)
@@ -57,6 +58,7 @@ def judge_run(
         get_detector(detector),
         [texts[k].finish_reason for k, _ in pairs],
         [harness_score(imported[k]) if k in imported else None for k, _ in pairs],
+        progress("judge", len(pairs)) if progress else None,
     )
     store.put_judgments(
         name,
@@ -65,6 +67,4 @@ def judge_run(
             for (key, item_id), j in zip(pairs, judgments, strict=True)
         ],
     )
-    if progress:
-        progress(len(pairs))
     return len(pairs)
