@@ -19,6 +19,7 @@ def test_judge_a_stored_run_is_the_default_subcommand(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "judged 40 answers of run run-1 with lexical" in result.output
+    assert "judge: 0/40 (0%)" in result.output and "judge: 40/40 (100%)" in result.output
     assert runner.invoke(app, ["judge", "--detector", "lexical", "--results-dir", str(tmp_path)]).exit_code == 0
     unknown = runner.invoke(app, ["judge", "run-1", "--detector", "nope", "--results-dir", str(tmp_path)])
     assert unknown.exit_code == 2 and "unknown refusal detector" in unknown.output

@@ -40,10 +40,11 @@ def judge_stored(
 ) -> None:
     """Judge (or re-judge) a stored run's answers with a refusal detector; no model is called."""
     from alignment_tax.judge.stage import judge_run
+    from alignment_tax.report.progress import stage_progress
 
-    with open_store(settings(results_dir).store_path) as store:
+    with open_store(settings(results_dir).store_path) as store, stage_progress(console) as progress:
         info = store.run(run_id)
-        count = judge_run(store, info.run_id, detector, rejudge=rejudge)
+        count = judge_run(store, info.run_id, detector, rejudge=rejudge, progress=progress)
     console.print(
         f"judged {count} answers of run {info.run_id} with {detector}; "
         f"`altax show {info.run_id} --detector {detector}` prints the results",

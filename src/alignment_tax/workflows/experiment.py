@@ -181,7 +181,7 @@ def run_experiment(experiment: Experiment, settings: Settings, progress: StagePr
                     fresh=settings.fresh,
                     progress=advance,
                 )
-            judge_run(store, info.run_id, settings.detector)
+            judge_run(store, info.run_id, settings.detector, progress=progress)
             start = end
             if end < len(items):  # more than one look: --target-ci, so the results carry the adaptive check
                 adaptive = analyse(store, info.run_id, settings).results.adaptive
