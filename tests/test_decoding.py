@@ -62,6 +62,15 @@ def test_same_tokens_as_generate_for_any_rows(generated, rows):
     assert all(d.stopped == (len(d.tokens) < SPARE_POSITIONS + 10) for d in together)
 
 
+@pytest.mark.parametrize("rows", [None, 2, 3])
+def test_each_row_stops_at_its_own_length_cap(generated, rows):
+    """Rows of one call with different caps leave in between the others (the last rows move into their places)."""
+    model, batch, expected = generated
+    caps = [3 + 11 * i % 40 for i in range(len(batch))]
+    decoded = decode(model, batch, pad_id=PAD, rows=rows, max_new_tokens=caps, eos_ids={1})
+    assert [d.tokens for d in decoded] == [tokens[:cap] for tokens, cap in zip(expected, caps, strict=True)]
+
+
 def families(sizes: list[int], shared: int) -> list[list[int]]:
     """Prompts of several configurations: each family of ``sizes`` starts with its own ``shared`` tokens."""
     generator = torch.Generator().manual_seed(2)
@@ -113,3 +122,7 @@ def test_nothing_to_generate():
     model = tiny("llama")
     assert decode(model, [], pad_id=PAD, max_new_tokens=5, eos_ids={1}) == []
     assert decode(model, [[5, 6]], pad_id=PAD, max_new_tokens=0, eos_ids={1})[0].tokens == []
+    assert decode(model, [[5, 6], [7]], pad_id=PAD, max_new_tokens=[0, 0], eos_ids={1})[1].tokens == []
+    for caps in ([0, 3], [3]):
+        with pytest.raises(ValueError):
+            decode(model, [[5, 6], [7]], pad_id=PAD, max_new_tokens=caps, eos_ids={1})

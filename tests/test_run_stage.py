@@ -51,8 +51,12 @@ def test_calls_hold_several_configurations_each_longest_first_and_ignore_the_cac
     for config in ("ref", "safe"):
         lengths = [backend.prompt_length(p.request.prompt) for p in in_order if p.planned.config == config]
         assert len(lengths) == 10 and lengths == sorted(lengths, reverse=True)
-    capped = plan(CONFIGS[:1], _items(3), {"scripted": backend}, Decoding(max_new_tokens={"math": 8}))
-    assert len(make_batches(backend, planned + capped, 64)) == 2  # other decoding settings, another call
+    capped = plan(CONFIGS[:1], _items(3), {"scripted": backend}, Decoding(max_new_tokens={"*": 80}))
+    together = make_batches(backend, planned + capped, 64)
+    assert len(together) == 1  # another length cap shares the call, its longest cap first
+    assert [p.request.max_new_tokens for p in together[0]] == [80] * 3 + [48] * 20
+    stopped = plan(CONFIGS[:1], _items(3), {"scripted": backend}, Decoding(stop={"*": ["END"]}))
+    assert len(make_batches(backend, planned + stopped, 64)) == 2  # other stop strings, another call
     store = Store(tmp_path / "s.sqlite")
     assert execute(backend, planned, store, batch_size=2) == 20  # calls of 8 requests, 2 in flight at a time
     assert execute(backend, planned, store, batch_size=2) == 0  # everything cached

@@ -121,6 +121,10 @@ class _SpareRoom(Protocol):
 
     def drop_front(self, count: int) -> None: ...
 
+    def move_rows(self, holes: list[int], movers: list[int], count: int) -> None: ...
+
+    def stack(self, parts: Sequence[tuple[torch.Tensor, torch.Tensor]], length: int) -> None: ...
+
 
 def _spare_layers(cache: DynamicCache) -> list[_SpareRoom]:
     """The layers of a joinable cache: ``_new_cache`` made them all spare-room layers."""
@@ -161,14 +165,44 @@ def _spare_layer():
 
         def batch_select_indices(self, indices) -> None:
             if self.length:
-                self.room = (self.room[0][indices], self.room[1][indices])
-                self.keys, self.values = self.room[0][..., : self.length, :], self.room[1][..., : self.length, :]
+                self._set_room((self.room[0][indices], self.room[1][indices]))
+
+        def move_rows(self, holes: list[int], movers: list[int], count: int) -> None:
+            """Keep the first ``count`` rows, rows ``movers`` copied into rows ``holes`` first (rows that left):
+            only the moved rows are copied, not the whole cache."""
+            if holes:
+                for room in self.room:
+                    room[holes] = room[movers]
+            self._set_room((self.room[0][:count], self.room[1][:count]))
+
+        def stack(self, parts: Sequence[tuple[torch.Tensor, torch.Tensor]], length: int) -> None:
+            """Hold the rows of each part's (keys, values) in turn, each padded on the left (zeros) to ``length``
+            positions: one copy of each into new room."""
+            keys = parts[0][0]
+            self.lazy_initialization(keys, keys)
+            shape = (sum(k.shape[0] for k, _ in parts), *keys.shape[1:-2], length + SPARE_POSITIONS, keys.shape[-1])
+            room = (
+                torch.empty(shape, dtype=keys.dtype, device=keys.device),
+                torch.empty(shape, dtype=keys.dtype, device=keys.device),
+            )
+            row = 0
+            for part in parts:
+                rows, start = part[0].shape[0], length - part[0].shape[-2]
+                for into, held in zip(room, part, strict=True):
+                    into[row : row + rows, ..., :start, :] = 0
+                    into[row : row + rows, ..., start:length, :] = held
+                row += rows
+            self.length = length
+            self._set_room(room)
 
         def drop_front(self, count: int) -> None:
             """Forget the first ``count`` positions (columns no row attends to any more)."""
-            self.room = (self.room[0][..., count:, :], self.room[1][..., count:, :])
             self.length -= count
-            self.keys, self.values = self.room[0][..., : self.length, :], self.room[1][..., : self.length, :]
+            self._set_room((self.room[0][..., count:, :], self.room[1][..., count:, :]))
+
+        def _set_room(self, room: tuple[torch.Tensor, torch.Tensor]) -> None:
+            self.room = room
+            self.keys, self.values = room[0][..., : self.length, :], room[1][..., : self.length, :]
 
     return SpareLayer
 
@@ -209,43 +243,46 @@ def _join(model, a: _Running, b: _Running) -> _Running:
     import torch.nn.functional as F
 
     length = max(a.mask.shape[1], b.mask.shape[1])
-
-    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
-        missing = length - x.shape[-dim_from_end]
-        if not missing:
-            return x
-        return F.pad(x, (0, 0, missing, 0) if dim_from_end == 2 else (missing, 0))
-
-    layers = [
-        (torch.cat([pad(x.keys, 2), pad(y.keys, 2)]), torch.cat([pad(x.values, 2), pad(y.values, 2)]))
-        for x, y in zip(_spare_layers(a.cache), _spare_layers(b.cache), strict=True)
-    ]
+    cache, _ = _new_cache(model)
+    for layer, x, y in zip(_spare_layers(cache), _spare_layers(a.cache), _spare_layers(b.cache), strict=True):
+        layer.stack([(x.keys, x.values), (y.keys, y.values)], length)
     return _Running(
-        _cache_from(model, layers),
-        torch.cat([pad(a.mask, 1), pad(b.mask, 1)]),
+        cache,
+        torch.cat([F.pad(m, (length - m.shape[1], 0)) for m in (a.mask, b.mask)]),
         torch.cat([a.positions, b.positions]),
         a.origin + b.origin,
         torch.cat([a.logits, b.logits]),
     )
 
 
-def _keep(running: _Running, keep: list[int], trim: bool) -> None:
-    """Reduce the running batch to rows ``keep`` in place (its logits stay those of the old rows, for the next
-    forward pass to replace); with ``trim``, cache columns no remaining row attends to (left padding of rows
-    that left) are dropped too."""
+def _keep(running: _Running, keep: list[int], joinable: bool) -> list[int]:
+    """Reduce the running batch to rows ``keep`` in place; returns the old index of each new row. Rows past the
+    kept count move into the places of rows that left, so a joinable cache copies only the moved rows; it also
+    drops the cache columns no remaining row attends to (left padding of rows that left). The logits stay
+    those of the old rows, for the next forward pass to replace."""
     import torch
 
-    index = torch.tensor(keep, device=running.mask.device)
-    running.cache.batch_select_indices(index)
+    count, kept = len(keep), set(keep)
+    holes = [i for i in range(count) if i not in kept]
+    movers = [i for i in keep if i >= count]
+    order = list(range(count))
+    for hole, mover in zip(holes, movers, strict=True):
+        order[hole] = mover
+    index = torch.tensor(order, device=running.mask.device)
     mask = running.mask[index]
-    if trim:
+    if joinable:
+        for layer in _spare_layers(running.cache):
+            layer.move_rows(holes, movers, count)
         unused = int(mask.any(dim=0).long().argmax())
         if unused:
             mask = mask[:, unused:]
             for layer in _spare_layers(running.cache):
                 layer.drop_front(unused)
+    else:
+        running.cache.batch_select_indices(index)
     running.mask, running.positions = mask, running.positions[index]
-    running.origin = [running.origin[i] for i in keep]
+    running.origin = [running.origin[i] for i in order]
+    return order
 
 
 def decode(
@@ -254,7 +291,7 @@ def decode(
     *,
     pad_id: int,
     rows: int | None = None,
-    max_new_tokens: int,
+    max_new_tokens: int | Sequence[int],
     eos_ids: Collection[int],
     is_stopped: Callable[[list[int]], bool] | None = None,
     temperature: float = 0.0,
@@ -263,9 +300,11 @@ def decode(
 ) -> list[Decoded]:
     """Greedy (or seeded sampling) decoding of token-id ``prompts``, at most ``rows`` at a time (all when None).
 
-    Prompts enter in the order given (callers pass them longest first). Each family's shared prefix
-    (``prefix_groups``) runs once at batch size one and its KV cache is repeated for the family's rows; the
-    rest of each prompt is left-padded after it, masked, with positions those of the unpadded prompt.
+    ``max_new_tokens`` caps every row alike, or each prompt's row by its own cap (a call may mix length caps: a
+    row that reaches its cap leaves the batch like one that ended). Prompts enter in the order given (callers
+    pass them longest first). Each family's shared prefix (``prefix_groups``) runs once at batch size one and
+    its KV cache is repeated for the family's rows; the rest of each prompt is left-padded after it, masked,
+    with positions those of the unpadded prompt.
     Waiting prompts are prefilled up to a quarter of the rows at a time, each chunk the first waiting prompt
     and the next ones of its family within a quarter (or 8 tokens) of its length, whenever that many rows
     are free, and join the running batch, the shorter of the two caches padded on the left. Caches with
@@ -274,8 +313,13 @@ def decode(
     far each time one is added (a streaming hook)."""
     import torch
 
-    if max_new_tokens < 1 or not prompts:
+    caps = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    if len(caps) != len(prompts):
+        raise ValueError(f"{len(caps)} length caps for {len(prompts)} prompts")
+    if not prompts or max(caps) < 1:
         return [Decoded([], False) for _ in prompts]
+    if min(caps) < 1:
+        raise ValueError("a length cap below 1 among others: leave such prompts out of the call")
     device = model.device
     joinable = _new_cache(model)[1]
     families = prefix_groups(prompts) if joinable else [list(range(len(prompts)))]
@@ -353,12 +397,11 @@ def decode(
                     on_token(origin, tokens[origin])
                 if is_stopped is not None and is_stopped(tokens[origin]):
                     stopped[origin] = True
-                elif len(tokens[origin]) < max_new_tokens:
+                elif len(tokens[origin]) < caps[origin]:
                     keep.append(row)
             if keep:
                 if len(keep) < len(running.origin):
-                    chosen = chosen[torch.tensor(keep, device=device)]
-                    _keep(running, keep, trim=joinable)
+                    chosen = chosen[torch.tensor(_keep(running, keep, joinable), device=device)]
                 running.mask = torch.cat([running.mask, running.mask.new_ones((len(keep), 1))], dim=1)
                 running.positions = running.positions + 1
                 running.logits = model(

@@ -145,7 +145,8 @@ class HFBackend:
 
     def generate(self, requests: Sequence[GenerationRequest], rows: int | None = None) -> list[Generation]:
         """Greedy (or seeded) completions, at most ``rows`` sequences in the model at once, refilled as rows
-        finish (``models.decoding.decode``); the requests are taken in the order given."""
+        finish (``models.decoding.decode``); the requests are taken in the order given. They must share stop
+        strings and temperature (the first one's seed is used); each keeps its own length cap."""
         return self._generate(requests, rows, None)
 
     def generate_streaming(
@@ -158,11 +159,8 @@ class HFBackend:
         self, requests: Sequence[GenerationRequest], rows: int | None, on_text: TextSink | None
     ) -> list[Generation]:
         first = requests[0]
-        if any(
-            (r.max_new_tokens, r.stop, r.temperature) != (first.max_new_tokens, first.stop, first.temperature)
-            for r in requests
-        ):
-            raise ValueError("a batch must share max_new_tokens, stop strings and temperature")
+        if any((r.stop, r.temperature) != (first.stop, first.temperature) for r in requests):
+            raise ValueError("a batch must share stop strings and temperature")
         model = self.model
         prompts = self.tokenizer([r.prompt for r in requests], add_special_tokens=not self._template)["input_ids"]
         window = max((len(s) for s in first.stop), default=0) + 8
@@ -183,7 +181,7 @@ class HFBackend:
             prompts,
             pad_id=self.tokenizer.pad_token_id,
             rows=rows,
-            max_new_tokens=first.max_new_tokens,
+            max_new_tokens=[r.max_new_tokens for r in requests],
             eos_ids=self._eos_ids(),
             is_stopped=is_stopped if first.stop else None,
             temperature=first.temperature,
